@@ -1,0 +1,78 @@
+import { ForbiddenError } from "../errors.ts";
+import type { PodIdentity } from "../flex/options.ts";
+
+type Placeholders = { readonly namespace: string; readonly serviceaccount: string };
+
+const TOKEN = /\{(namespace|serviceaccount)\}/g;
+const escapeRegex = (s: string) => s.replaceAll(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+function placeholders(pod: PodIdentity): Placeholders {
+  return { namespace: pod.namespace, serviceaccount: pod.serviceAccount };
+}
+
+/** Substitutes `{namespace}`/`{serviceaccount}` into a role name template. */
+export function expandTemplate(template: string, pod: PodIdentity): string {
+  const values = placeholders(pod);
+  return template.replaceAll(TOKEN, (_, name: keyof Placeholders) => values[name]);
+}
+
+/**
+ * Compiles a glob with placeholders. `*` in the pattern matches anything;
+ * placeholder values are inserted as literals, so a namespace called `*` or
+ * `a*` cannot widen the pattern. Matching is whole-name and case-sensitive.
+ */
+export function compilePattern(pattern: string, pod: PodIdentity): RegExp {
+  const values = placeholders(pod);
+  let source = "";
+  let last = 0;
+  for (const m of pattern.matchAll(TOKEN)) {
+    source += globToRegex(pattern.slice(last, m.index)) + escapeRegex(values[m[1] as keyof Placeholders]);
+    last = m.index + m[0].length;
+  }
+  source += globToRegex(pattern.slice(last));
+  return new RegExp(`^${source}$`);
+}
+
+function globToRegex(glob: string): string {
+  return glob.split("*").map(escapeRegex).join(".*");
+}
+
+export function matchesAny(name: string, patterns: readonly string[], pod: PodIdentity): boolean {
+  return patterns.some((p) => compilePattern(p, pod).test(name));
+}
+
+function who(pod: PodIdentity): string {
+  return `pod ${pod.namespace}/${pod.name} (service account ${JSON.stringify(pod.serviceAccount)})`;
+}
+
+/** Picks the token role: the pod's `vault/role` if the node allows it, else the (expanded) default. */
+export function resolveRole(opts: {
+  defaultRole: string;
+  requested: string | undefined;
+  allowedRoles: readonly string[] | null;
+  pod: PodIdentity;
+}): string {
+  const { requested, allowedRoles, pod } = opts;
+  if (requested === undefined) {
+    const role = expandTemplate(opts.defaultRole, pod);
+    if (!/^\w([\w.-]*\w)?$/.test(role)) {
+      throw new ForbiddenError(`the role template ${JSON.stringify(opts.defaultRole)} gives an invalid role name for ${who(pod)}; the pod needs a service account`);
+    }
+    return role;
+  }
+  if (allowedRoles === null) {
+    throw new ForbiddenError(`${who(pod)} may not choose vault/role: this node gives every namespace its own role (VAULTTMPFS_ROLE_NAME=${opts.defaultRole}); remove the option`);
+  }
+  if (!matchesAny(requested, allowedRoles, pod)) {
+    throw new ForbiddenError(`${who(pod)} may not use role ${JSON.stringify(requested)}: not allowed by VAULTTMPFS_ALLOWED_ROLES`);
+  }
+  return requested;
+}
+
+/** Every requested policy must match one allowed pattern; refused before any Vault call. */
+export function authorizePolicies(policies: readonly string[], allowed: readonly string[], pod: PodIdentity): void {
+  const refused = policies.filter((p) => !matchesAny(p, allowed, pod));
+  if (refused.length > 0) {
+    throw new ForbiddenError(`${who(pod)} may not request polic${refused.length > 1 ? "ies" : "y"} ${refused.map((p) => JSON.stringify(p)).join(", ")}: not allowed in namespace ${JSON.stringify(pod.namespace)} by VAULTTMPFS_ALLOWED_POLICIES`);
+  }
+}

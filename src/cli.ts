@@ -1,0 +1,96 @@
+import type { Env } from "./config.ts";
+import { defaultContext, type Context } from "./context.ts";
+import { DriverError, errorMessage } from "./errors.ts";
+import { runDriverCommand } from "./driver.ts";
+import { exitCodeFor, failure, renderResult, type DriverResult } from "./flex/protocol.ts";
+import type { Output } from "./output.ts";
+import { gcCommand } from "./commands/gc.ts";
+import { renewTokenCommand } from "./commands/renew-token.ts";
+import { checkFlags, UsageError, type OperatorIo } from "./commands/operator.ts";
+import { COMMIT, VERSION } from "./version.ts";
+
+type OperatorCommand = {
+  readonly summary: string;
+  readonly usage: string;
+  readonly flags: { bool?: readonly string[]; value?: readonly string[] };
+  readonly run: (args: readonly string[], ctx: Context, io: OperatorIo) => Promise<number> | number;
+};
+
+const OPERATOR_COMMANDS: Record<string, OperatorCommand> = {
+  gc: {
+    summary: "revoke tokens whose pods are gone and retry pending revocations",
+    usage: "vaulttmpfs gc [--dry-run] [--json]",
+    flags: { bool: ["--dry-run", "--json"] },
+    run: gcCommand,
+  },
+  "renew-token": {
+    summary: "renew the node's generator token now and print its TTL",
+    usage: "vaulttmpfs renew-token [--min-ttl DURATION] [--json]",
+    flags: { bool: ["--json"], value: ["--min-ttl"] },
+    run: renewTokenCommand,
+  },
+  version: {
+    summary: "print the version and git commit",
+    usage: "vaulttmpfs version [--json]",
+    flags: { bool: ["--json"] },
+    run: (args, _ctx, io) => {
+      io.out(args.includes("--json") ? `${JSON.stringify({ version: VERSION, commit: COMMIT })}\n` : `vaulttmpfs ${VERSION} (${COMMIT})\n`);
+      return 0;
+    },
+  },
+};
+
+function helpText(): string {
+  const width = Math.max(...Object.keys(OPERATOR_COMMANDS).map((c) => c.length));
+  return [
+    `vaulttmpfs ${VERSION}: a Kubernetes FlexVolume driver that hands each pod a Vault token on a tmpfs.`,
+    "",
+    "Kubelet calls (print one JSON object):",
+    "  init | mount <dir> <json> | unmount <dir>",
+    "",
+    "Operator commands (run `vaulttmpfs <command> --help`):",
+    ...Object.entries(OPERATOR_COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+  ].join("\n");
+}
+
+/** True for argv that a person types; everything else is a kubelet call and answers in JSON. */
+export function isOperatorInvocation(command: string | undefined): boolean {
+  return command !== undefined && (command in OPERATOR_COMMANDS || ["help", "--help", "-h", "--version"].includes(command));
+}
+
+export function printDriverResult(output: Output, result: DriverResult): number {
+  output.out(renderResult(result));
+  return exitCodeFor(result);
+}
+
+/** The testable entry point: argv (without the binary) and env in, exit code out. */
+export async function main(argv: readonly string[], env: Env, output: Output, ctx: Context = defaultContext(env)): Promise<number> {
+  const [command = "", ...args] = argv;
+  if (command === "help" || command === "--help" || command === "-h") {
+    output.out(helpText());
+    return 0;
+  }
+  if (command === "--version") return OPERATOR_COMMANDS.version!.run([], ctx, output);
+  const operator = OPERATOR_COMMANDS[command];
+  if (operator) return runOperator(command, operator, args, ctx, output);
+  try {
+    return printDriverResult(output, await runDriverCommand(command, args, ctx));
+  } catch (err) {
+    return printDriverResult(output, failure(err instanceof DriverError ? err.message : "internal error"));
+  }
+}
+
+async function runOperator(name: string, command: OperatorCommand, args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.out(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    checkFlags(args, command.flags);
+    return await command.run(args, ctx, io);
+  } catch (err) {
+    io.err(`vaulttmpfs ${name}: ${errorMessage(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,117 @@
+import { existsSync } from "node:fs";
+import { loadConfig } from "../config.ts";
+import { services, type Context } from "../context.ts";
+import { errorMessage } from "../errors.ts";
+import { createOpLog } from "../log/oplog.ts";
+import type { Journal, JournalEntry } from "../state/journal.ts";
+import { readGeneratorToken } from "../token/generator.ts";
+import { revokePodToken } from "../token/revoke.ts";
+import type { VaultApi } from "../vault/api.ts";
+import type { Tmpfs } from "../volume/tmpfs.ts";
+import type { OperatorIo } from "./operator.ts";
+
+export type GcAction = "revoked" | "would-revoke" | "kept" | "busy" | "failed";
+
+export interface GcItem {
+  readonly podUid: string;
+  readonly volumeName: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly dir: string;
+  readonly reason: "pending" | "volume gone" | "not mounted" | "mounted";
+  readonly action: GcAction;
+  readonly error?: string;
+}
+
+export interface GcReport {
+  readonly items: GcItem[];
+  readonly unreadable: string[];
+  /** Entries still waiting for revocation after this run (or that a dry run would act on). */
+  readonly pending: number;
+}
+
+function whyCollect(entry: JournalEntry, tmpfs: Tmpfs, exists: (p: string) => boolean): GcItem["reason"] {
+  if (entry.state === "pending") return "pending";
+  if (!exists(entry.dir)) return "volume gone";
+  return tmpfs.mountAt(entry.dir)?.fsType === "tmpfs" ? "mounted" : "not mounted";
+}
+
+/**
+ * Retries pending revocations and revokes tokens whose volume is gone (the
+ * kubelet never called unmount: kubelet down while the pod died, node
+ * reboot). Each entry is judged under its volume lock, so a mount or unmount
+ * in flight is skipped, never raced; safe to run every minute.
+ */
+export async function collectGarbage(opts: {
+  journal: Journal;
+  api: VaultApi;
+  tmpfs: Tmpfs;
+  generatorTokenPath: string;
+  dryRun: boolean;
+  now: () => number;
+  exists: (p: string) => boolean;
+}): Promise<GcReport> {
+  const { journal } = opts;
+  const listed = journal.list();
+  const items: GcItem[] = [];
+  let token: string | undefined;
+  for (const listedEntry of listed.entries) {
+    const lock = journal.tryLockVolume(listedEntry);
+    const base = { podUid: listedEntry.podUid, volumeName: listedEntry.volumeName, namespace: listedEntry.namespace, pod: listedEntry.pod, dir: listedEntry.dir };
+    if (!lock) {
+      items.push({ ...base, reason: listedEntry.state === "pending" ? "pending" : "mounted", action: "busy" });
+      continue;
+    }
+    try {
+      const entry = journal.get(listedEntry); // re-read under the lock: it may be gone or changed
+      if (!entry) continue;
+      const reason = whyCollect(entry, opts.tmpfs, opts.exists);
+      if (reason === "mounted") {
+        items.push({ ...base, reason, action: "kept" });
+        continue;
+      }
+      if (opts.dryRun) {
+        items.push({ ...base, reason, action: "would-revoke" });
+        continue;
+      }
+      try {
+        token ??= readGeneratorToken(opts.generatorTokenPath);
+        await revokePodToken(opts.api, token, entry);
+        journal.remove(entry);
+        items.push({ ...base, reason, action: "revoked" });
+      } catch (err) {
+        const lastError = errorMessage(err);
+        journal.put({ ...entry, state: "pending", attempts: entry.attempts + 1, lastError, updatedAt: new Date(opts.now()).toISOString() });
+        items.push({ ...base, reason, action: "failed", error: lastError });
+      }
+    } finally {
+      lock.release();
+    }
+  }
+  const pending = items.filter((i) => i.action === "failed" || i.action === "would-revoke" || (i.action === "busy" && i.reason === "pending")).length;
+  return { items, unreadable: listed.unreadable, pending };
+}
+
+export async function gcCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
+  const json = args.includes("--json");
+  const dryRun = args.includes("--dry-run");
+  const config = loadConfig(ctx.env);
+  const { api, journal } = services(config, ctx);
+  const report = await collectGarbage({ journal, api, tmpfs: ctx.tmpfs, generatorTokenPath: config.generatorTokenPath, dryRun, now: ctx.now, exists: existsSync });
+  const log = createOpLog(config.logFile);
+  for (const item of report.items) {
+    if (item.action === "kept" || item.action === "would-revoke") continue;
+    log.write({ op: "gc", result: item.action === "revoked" ? "success" : item.action === "busy" ? "skipped" : "failure", dir: item.dir, namespace: item.namespace, pod: item.pod, podUid: item.podUid, detail: `${item.reason}: ${item.action}`, ...(item.error ? { error: item.error } : {}) });
+  }
+  if (json) {
+    io.out(`${JSON.stringify({ dryRun, ...report })}\n`);
+  } else {
+    for (const i of report.items) {
+      io.out(`${i.action.padEnd(12)} ${i.namespace}/${i.pod} volume ${i.volumeName} (${i.reason})${i.error ? `: ${i.error}` : ""}\n`);
+    }
+    for (const name of report.unreadable) io.out(`unreadable   journal file ${name} (left in place)\n`);
+    const counts = (a: GcAction) => report.items.filter((i) => i.action === a).length;
+    io.out(`${dryRun ? "dry run: " : ""}${report.items.length} entries: ${counts("revoked")} revoked, ${counts("kept")} kept, ${counts("busy")} busy, ${counts("failed")} failed${dryRun ? `, ${counts("would-revoke")} would be revoked` : ""}; ${report.pending} pending\n`);
+  }
+  return report.pending === 0 && report.unreadable.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,154 @@
+import { mkdirSync } from "node:fs";
+import { authorizePolicies, resolveRole } from "../authz/authorize.ts";
+import { loadConfig, type DriverConfig } from "../config.ts";
+import { services, type Context, type Services } from "../context.ts";
+import { DriverError, ForbiddenError, MountError, errorMessage } from "../errors.ts";
+import { parseMountArgs, type MountRequest } from "../flex/options.ts";
+import { success, type DriverResult } from "../flex/protocol.ts";
+import type { JournalEntry } from "../state/journal.ts";
+import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
+import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
+import { revokePodToken } from "../token/revoke.ts";
+import { emptyDir, hasTokenFile, removeVolumeFiles, writeVolumeFiles } from "../volume/files.ts";
+import { mountsBelow, readMountInfo } from "../volume/mountinfo.ts";
+import { planOwnership } from "../volume/plan.ts";
+
+/** What mount will do, decided before any side effect. */
+interface MountPlan {
+  readonly req: MountRequest;
+  readonly role: string;
+  readonly wrapTTL: string | undefined;
+  readonly ttlSeconds: number | undefined;
+}
+
+/** Validation only: options against the node's config and authorization rules. No disk, no network. */
+export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
+  const role = resolveRole({ defaultRole: config.roleName, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod });
+  authorizePolicies(req.policies, config.allowedPolicies, req.pod);
+  if (req.ttlSeconds !== undefined && config.maxTtlSeconds !== null && req.ttlSeconds > config.maxTtlSeconds) {
+    throw new ForbiddenError(`vault/ttl of ${req.ttlSeconds}s exceeds this node's maximum of ${config.maxTtlSeconds}s (VAULTTMPFS_MAX_TTL)`);
+  }
+  if (!req.unwrap && config.vault.wrapSeconds === 0) {
+    throw new DriverError("response wrapping is off (VAULT_WRAP_TTL=0) and the pod did not ask for vault/unwrap; set VAULT_WRAP_TTL (e.g. 5m)");
+  }
+  return { req, role, wrapTTL: req.unwrap ? undefined : config.vault.wrapTTL, ttlSeconds: req.ttlSeconds };
+}
+
+export async function mountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
+  const req = parseMountArgs(args);
+  Object.assign(ctx.trace, {
+    dir: req.volume.dir,
+    namespace: req.pod.namespace,
+    pod: req.pod.name,
+    podUid: req.pod.uid,
+    serviceAccount: req.pod.serviceAccount,
+    policies: req.policies,
+  });
+  const config = loadConfig(ctx.env);
+  ctx.trace.logFile = config.logFile;
+  const plan = planMount(req, config);
+  ctx.trace.role = plan.role;
+
+  const svc = services(config, ctx);
+  const key = plan.req.volume;
+  const lock = await svc.journal.lockVolume(key);
+  try {
+    const dir = key.dir;
+    const existing = ctx.tmpfs.mountAt(dir);
+    if (existing) {
+      if (existing.fsType !== "tmpfs") throw new MountError(`${dir} is already a ${existing.fsType} mount that this driver did not make; refusing to touch it`);
+      if (hasTokenFile(dir, config.tokenFileName)) {
+        ctx.trace.detail = "already mounted";
+        return success();
+      }
+      // Our tmpfs without a token: an earlier attempt died half-way. Start over.
+      await ctx.tmpfs.unmount(dir);
+    }
+    if (mountsBelow(readMountInfo(), dir).length > 0) throw new MountError(`${dir} has mounts below it; refusing to mount over them`);
+    const generatorToken = readGeneratorToken(config.generatorTokenPath);
+    await revokeEarlierAttempt(svc, generatorToken, svc.journal.get(key));
+    emptyDir(dir);
+    await renewGenerator(svc, config, generatorToken, ctx);
+    const minted = await mint(svc, plan, config, generatorToken);
+    ctx.trace.accessor = minted.accessor;
+    await materialise(svc, plan, config, generatorToken, minted, ctx);
+    return success();
+  } finally {
+    lock.release();
+  }
+}
+
+async function revokeEarlierAttempt(svc: Services, generatorToken: string, entry: JournalEntry | undefined): Promise<void> {
+  if (!entry) return;
+  try {
+    await revokePodToken(svc.api, generatorToken, entry);
+  } catch (err) {
+    throw new DriverError(`cannot revoke the token of an earlier mount attempt of this volume: ${errorMessage(err)}`);
+  }
+  svc.journal.remove(entry);
+}
+
+async function renewGenerator(svc: Services, config: DriverConfig, token: string, ctx: Context): Promise<void> {
+  try {
+    const outcome = await renewGeneratorIfDue({
+      api: svc.api,
+      token,
+      tokenPath: config.generatorTokenPath,
+      stateDir: config.stateDir,
+      lockPath: svc.journal.lockPath("generator-renewal.lock"),
+      now: ctx.now,
+    });
+    if (outcome.kind !== "skipped") ctx.trace.detail = `generator ${outcome.kind}`;
+  } catch (err) {
+    // The create call below is what decides the mount; a failed renewal only warns.
+    ctx.trace.detail = `generator renewal failed: ${errorMessage(err)}`;
+  }
+}
+
+async function mint(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string): Promise<MintedToken> {
+  try {
+    return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
+  } catch (err) {
+    if (err instanceof UnexpectedResponseError && err.accessor) {
+      await revokePodToken(svc.api, generatorToken, { accessor: err.accessor, wrappingAccessor: undefined }).catch(() => {});
+    }
+    throw err;
+  }
+}
+
+/** Journal first, then tmpfs and files; any failure undoes all of it and revokes the token. */
+async function materialise(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string, minted: MintedToken, ctx: Context): Promise<void> {
+  const { req } = plan;
+  const dir = req.volume.dir;
+  const now = new Date(ctx.now()).toISOString();
+  const entry: JournalEntry = {
+    version: 1, podUid: req.pod.uid, volumeName: req.volume.volumeName, dir,
+    namespace: req.pod.namespace, pod: req.pod.name, serviceAccount: req.pod.serviceAccount,
+    role: plan.role, policies: req.policies, accessor: minted.accessor, wrappingAccessor: minted.wrappingAccessor,
+    createdAt: now, ttlSeconds: minted.ttlSeconds, state: "active", attempts: 0, lastError: undefined, updatedAt: now,
+  };
+  let journaled = false;
+  let mounted = false;
+  try {
+    svc.journal.put(entry);
+    journaled = true;
+    const owner = planOwnership(req);
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    await ctx.tmpfs.mount({ dir, mode: owner.dirMode, uid: owner.uid, gid: owner.gid });
+    mounted = true;
+    writeVolumeFiles(dir, config.tokenFileName, minted.fileToken, minted.fileJson, owner);
+    if (req.readOnly) await ctx.tmpfs.remountReadOnly(dir);
+    if (ctx.signal.aborted) throw new DriverError("interrupted by a signal");
+  } catch (err) {
+    if (mounted) await ctx.tmpfs.unmount(dir).catch(() => {});
+    removeVolumeFiles(dir, config.tokenFileName);
+    try {
+      await revokePodToken(svc.api, generatorToken, minted);
+      if (journaled) svc.journal.remove(entry);
+    } catch (revokeErr) {
+      // Kept as pending: `vaulttmpfs gc` retries it.
+      if (journaled) svc.journal.put({ ...entry, state: "pending", attempts: 1, lastError: errorMessage(revokeErr) });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,38 @@
+import { loadConfig } from "../config.ts";
+import { services, type Context } from "../context.ts";
+import { errorMessage } from "../errors.ts";
+import { formatSeconds, parseDurationSecond } from "../env/goparse.ts";
+import { createOpLog } from "../log/oplog.ts";
+import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
+import { flagValue, type OperatorIo } from "./operator.ts";
+
+/**
+ * `vaulttmpfs renew-token [--min-ttl DURATION] [--json]`: always renews the
+ * generator token and prints the TTL Vault granted. Exits 1 when it cannot
+ * renew, or (with `--min-ttl`) when the TTL is below the threshold, for alerting.
+ */
+export async function renewTokenCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
+  const minTtlRaw = flagValue(args, "--min-ttl");
+  const minTtlSeconds = minTtlRaw === undefined ? 0 : parseDurationSecond(minTtlRaw) / 1000;
+  const config = loadConfig(ctx.env);
+  const { api, journal } = services(config, ctx);
+  const log = createOpLog(config.logFile);
+  try {
+    const token = readGeneratorToken(config.generatorTokenPath);
+    await renewGeneratorIfDue({ api, token, tokenPath: config.generatorTokenPath, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
+    const self = await api.lookupSelf(token);
+    const low = self.ttl < minTtlSeconds;
+    log.write({ op: "renew-token", result: low ? "failure" : "success", detail: `ttl ${self.ttl}s` });
+    if (args.includes("--json")) {
+      io.out(`${JSON.stringify({ renewed: true, ttlSeconds: self.ttl, periodSeconds: self.period ?? 0, renewable: self.renewable ?? false, belowMinTtl: low })}\n`);
+    } else {
+      io.out(`generator token renewed: TTL ${formatSeconds(self.ttl)}${self.period ? ` (periodic, ${formatSeconds(self.period)})` : ""}\n`);
+      if (low) io.err(`TTL ${formatSeconds(self.ttl)} is below --min-ttl ${formatSeconds(minTtlSeconds)}: the token will expire; run "vaulttmpfs bootstrap --force" or raise the role's period\n`);
+    }
+    return low ? 1 : 0;
+  } catch (err) {
+    log.write({ op: "renew-token", result: "failure", error: errorMessage(err) });
+    io.err(`cannot renew the generator token: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,48 @@
+import { loadConfig } from "../config.ts";
+import { services, type Context } from "../context.ts";
+import { InvalidRequestError, errorMessage } from "../errors.ts";
+import { parsePodVolumePath } from "../flex/podpath.ts";
+import { success, type DriverResult } from "../flex/protocol.ts";
+import { readGeneratorToken } from "../token/generator.ts";
+import { revokePodToken } from "../token/revoke.ts";
+import { teardownVolume } from "../volume/teardown.ts";
+
+/**
+ * `unmount <dir>`: tear the volume down, then revoke its token by the accessor
+ * the journal kept. The kubelet sends only the path, perhaps after a restart,
+ * so everything comes from the path and the journal. Once the volume is torn
+ * down the answer is Success even if Vault is unreachable: the entry stays
+ * pending for `vaulttmpfs gc`, rather than the kubelet looping on a dead pod.
+ */
+export async function unmountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
+  if (args.length !== 1) throw new InvalidRequestError(`unmount takes exactly one argument <dir>, got ${args.length}`);
+  const volume = parsePodVolumePath(args[0]);
+  ctx.trace.dir = volume.dir;
+  ctx.trace.podUid = volume.podUid;
+  const config = loadConfig(ctx.env);
+  ctx.trace.logFile = config.logFile;
+  const { api, journal } = services(config, ctx);
+
+  const lock = await journal.lockVolume(volume);
+  try {
+    const did = await teardownVolume(volume.dir, ctx.tmpfs);
+    const entry = journal.get(volume);
+    if (!entry) {
+      ctx.trace.detail = `${did}; no journal entry, nothing to revoke`;
+      return success();
+    }
+    Object.assign(ctx.trace, { namespace: entry.namespace, pod: entry.pod, role: entry.role, policies: entry.policies, accessor: entry.accessor });
+    try {
+      await revokePodToken(api, readGeneratorToken(config.generatorTokenPath), entry);
+      journal.remove(entry);
+      ctx.trace.detail = `${did}; token revoked`;
+    } catch (err) {
+      const lastError = errorMessage(err);
+      journal.put({ ...entry, state: "pending", attempts: entry.attempts + 1, lastError, updatedAt: new Date(ctx.now()).toISOString() });
+      ctx.trace.detail = `${did}; revocation pending (gc will retry): ${lastError}`;
+    }
+    return success();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,46 @@
+import type { Context } from "./context.ts";
+import { DriverError } from "./errors.ts";
+import { initCommand } from "./commands/init.ts";
+import { mountCommand } from "./commands/mount.ts";
+import { unmountCommand } from "./commands/unmount.ts";
+import { createOpLog } from "./log/oplog.ts";
+import { failure, notSupported, type DriverCommand, type DriverResult } from "./flex/protocol.ts";
+
+const COMMANDS: Record<DriverCommand, (args: readonly string[], ctx: Context) => DriverResult | Promise<DriverResult>> = {
+  init: () => initCommand(),
+  mount: mountCommand,
+  unmount: unmountCommand,
+};
+
+/**
+ * Runs one kubelet call and maps its outcome to the FlexVolume result: the
+ * only place where errors become a status. Our own errors carry a message
+ * meant for the pod's events; anything else is a bug, reported generically,
+ * with the detail in the log only.
+ */
+export async function runDriverCommand(command: string, args: readonly string[], ctx: Context): Promise<DriverResult> {
+  const impl = (COMMANDS as Record<string, (typeof COMMANDS)[DriverCommand]>)[command];
+  if (!impl) return notSupported(command);
+  const started = ctx.now();
+  let result: DriverResult;
+  let error: unknown;
+  try {
+    result = await impl(args, ctx);
+  } catch (err) {
+    error = err;
+    result = failure(err instanceof DriverError ? err.message : `internal error (${(err as Error)?.name ?? typeof err}); details in VAULTTMPFS_LOG_FILE`);
+  }
+  if (command !== "init") {
+    const { logFile, ...fields } = ctx.trace;
+    createOpLog(logFile ?? null).write({
+      op: command,
+      result: result.status === "Success" ? "success" : "failure",
+      ...fields,
+      durationMs: Math.round(ctx.now() - started),
+      ...(error === undefined
+        ? {}
+        : { error: result.message ?? "", errorKind: (error as Error)?.name ?? "unknown", ...(error instanceof DriverError ? {} : { detail: String((error as Error)?.stack ?? error).slice(0, 2000) }) }),
+    });
+  }
+  return result;
+}

@@ -1,0 +1,59 @@
+/**
+ * The FlexVolume wire format: what the kubelet passes in argv and the one
+ * JSON object it parses back from stdout+stderr.
+ */
+
+export const DRIVER_NAME = "cloudwatt/vaulttmpfs";
+export const DRIVER_DIR_NAME = "cloudwatt~vaulttmpfs";
+
+export type Status = "Success" | "Failure" | "Not supported";
+
+export interface Capabilities {
+  readonly attach: boolean;
+  readonly selinuxRelabel: boolean;
+  readonly fsGroup: boolean;
+  readonly supportsMetrics: boolean;
+}
+
+export interface DriverResult {
+  readonly status: Status;
+  readonly message?: string;
+  readonly capabilities?: Capabilities;
+}
+
+/**
+ * `attach:false` keeps the kubelet away from the attach/detach calls.
+ * `fsGroup:false` stops the kubelet's recursive chgrp and `|0660` pass, which
+ * would make the token group-writable; the driver applies fsGroup itself.
+ */
+export const CAPABILITIES: Capabilities = Object.freeze({
+  attach: false,
+  selinuxRelabel: true,
+  fsGroup: false,
+  supportsMetrics: false,
+});
+
+/** Commands this driver implements; the kubelet must never see "Not supported" for these. */
+export const DRIVER_COMMANDS = ["init", "mount", "unmount"] as const;
+export type DriverCommand = (typeof DRIVER_COMMANDS)[number];
+
+export function isDriverCommand(cmd: string | undefined): cmd is DriverCommand {
+  return (DRIVER_COMMANDS as readonly string[]).includes(cmd ?? "");
+}
+
+export const success = (message?: string): DriverResult => (message ? { status: "Success", message } : { status: "Success" });
+export const failure = (message: string): DriverResult => ({ status: "Failure", message });
+export const notSupported = (command: string): DriverResult => ({
+  status: "Not supported",
+  message: `${JSON.stringify(command.slice(0, 40))} is not implemented by ${DRIVER_NAME} (a non-attachable driver)`,
+});
+
+/** One JSON line. Messages are capped: the kubelet copies them into pod events. */
+export function renderResult(result: DriverResult): string {
+  const message = result.message && result.message.length > 1000 ? `${result.message.slice(0, 997)}...` : result.message;
+  return `${JSON.stringify({ ...result, ...(message === undefined ? {} : { message }) })}\n`;
+}
+
+export function exitCodeFor(result: DriverResult): number {
+  return result.status === "Failure" ? 1 : 0;
+}

@@ -1,0 +1,166 @@
+import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { StateError, errorMessage } from "../errors.ts";
+import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
+import { acquireLock, tryLock, type Lock } from "./lock.ts";
+
+export const JOURNAL_VERSION = 1;
+
+/**
+ * What the driver must remember to revoke a pod's token once the pod is gone.
+ * Never the token itself: only accessors, which can revoke but not act.
+ */
+export interface JournalEntry {
+  readonly version: number;
+  readonly podUid: string;
+  readonly volumeName: string;
+  readonly dir: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly serviceAccount: string;
+  readonly role: string;
+  readonly policies: readonly string[];
+  /** Accessor of the pod's token (`wrap_info.wrapped_accessor`, or `auth.accessor` when unwrapped). */
+  readonly accessor: string;
+  /** Accessor of the single-use wrapping token, revoked too so it cannot be unwrapped later. */
+  readonly wrappingAccessor: string | undefined;
+  readonly createdAt: string;
+  readonly ttlSeconds: number;
+  /** `active` while the volume is (being) mounted; `pending` once teardown started and revocation has not succeeded. */
+  readonly state: "active" | "pending";
+  readonly attempts: number;
+  readonly lastError: string | undefined;
+  readonly updatedAt: string;
+}
+
+export interface VolumeKey {
+  readonly podUid: string;
+  readonly volumeName: string;
+}
+
+const keyName = (k: VolumeKey) => `${k.podUid}_${k.volumeName}`;
+
+/**
+ * One file per volume under `<stateDir>/volumes`, written atomically (temp,
+ * fsync, rename, fsync dir) with mode 0600, so concurrent mounts of different
+ * pods never touch the same file. Per-volume flock()s under `<stateDir>/locks`
+ * serialise the driver and `gc` on one volume.
+ */
+export function openJournal(stateDir: string) {
+  const volumesDir = join(stateDir, "volumes");
+  const locksDir = join(stateDir, "locks");
+  let prepared = false;
+
+  function prepare(): void {
+    if (prepared) return;
+    try {
+      for (const d of [stateDir, volumesDir, locksDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new StateError(`cannot create state directory ${stateDir}: ${errorMessage(err)}`);
+    }
+    prepared = true;
+  }
+  const pathOf = (k: VolumeKey) => join(volumesDir, `${keyName(k)}.json`);
+
+  return {
+    stateDir,
+
+    /** Serialises every operation on one volume; held across the whole mount or unmount. */
+    lockVolume(key: VolumeKey, timeoutMs = 60_000): Promise<Lock> {
+      prepare();
+      return acquireLock(join(locksDir, `${keyName(key)}.lock`), timeoutMs);
+    },
+
+    /** `undefined` when another process works on that volume right now. */
+    tryLockVolume(key: VolumeKey): Lock | undefined {
+      prepare();
+      return tryLock(join(locksDir, `${keyName(key)}.lock`));
+    },
+
+    lockPath(name: string): string {
+      prepare();
+      return join(locksDir, name);
+    },
+
+    /** It is not an error when the entry does not exist: that returns undefined. */
+    get(key: VolumeKey): JournalEntry | undefined {
+      try {
+        return parseEntry(readFileSync(pathOf(key), "utf8"));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw new StateError(`cannot read journal entry for ${keyName(key)}: ${errorMessage(err)}`);
+      }
+    },
+
+    put(entry: JournalEntry): void {
+      prepare();
+      try {
+        writeFileAtomic(pathOf(entry), `${JSON.stringify(entry)}\n`, { mode: 0o600, durable: true });
+      } catch (err) {
+        throw new StateError(`cannot write journal entry for ${keyName(entry)}: ${errorMessage(err)}`);
+      }
+    },
+
+    /** Removing an entry that does not exist succeeds. */
+    remove(key: VolumeKey): void {
+      try {
+        unlinkSync(pathOf(key));
+        fsyncDir(volumesDir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new StateError(`cannot remove journal entry for ${keyName(key)}: ${errorMessage(err)}`);
+      }
+    },
+
+    /** Every readable entry; unreadable files are reported, not fatal, so one bad file cannot stop `gc`. */
+    list(): { entries: JournalEntry[]; unreadable: string[] } {
+      let names: string[];
+      try {
+        names = readdirSync(volumesDir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return { entries: [], unreadable: [] };
+        throw new StateError(`cannot list ${volumesDir}: ${errorMessage(err)}`);
+      }
+      const entries: JournalEntry[] = [];
+      const unreadable: string[] = [];
+      for (const name of names.sort()) {
+        if (!name.endsWith(".json") || name.startsWith(TEMP_PREFIX)) continue;
+        try {
+          entries.push(parseEntry(readFileSync(join(volumesDir, name), "utf8")));
+        } catch {
+          unreadable.push(name);
+        }
+      }
+      return { entries, unreadable };
+    },
+  };
+}
+
+export type Journal = ReturnType<typeof openJournal>;
+
+/** Reads this version and every older one; refuses a newer format rather than guess. */
+export function parseEntry(text: string): JournalEntry {
+  const raw = JSON.parse(text) as Partial<JournalEntry> & Record<string, unknown>;
+  if (typeof raw.version !== "number" || raw.version > JOURNAL_VERSION) throw new Error(`unsupported journal version ${String(raw.version)}`);
+  if (typeof raw.podUid !== "string" || typeof raw.volumeName !== "string" || typeof raw.accessor !== "string") {
+    throw new Error("journal entry lacks podUid, volumeName or accessor");
+  }
+  return {
+    version: raw.version,
+    podUid: raw.podUid,
+    volumeName: raw.volumeName,
+    dir: String(raw.dir ?? ""),
+    namespace: String(raw.namespace ?? ""),
+    pod: String(raw.pod ?? ""),
+    serviceAccount: String(raw.serviceAccount ?? ""),
+    role: String(raw.role ?? ""),
+    policies: Array.isArray(raw.policies) ? raw.policies.map(String) : [],
+    accessor: raw.accessor,
+    wrappingAccessor: typeof raw.wrappingAccessor === "string" ? raw.wrappingAccessor : undefined,
+    createdAt: String(raw.createdAt ?? ""),
+    ttlSeconds: Number(raw.ttlSeconds ?? 0),
+    state: raw.state === "pending" ? "pending" : "active",
+    attempts: Number(raw.attempts ?? 0),
+    lastError: typeof raw.lastError === "string" ? raw.lastError : undefined,
+    updatedAt: String(raw.updatedAt ?? ""),
+  };
+}

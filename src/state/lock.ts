@@ -1,0 +1,68 @@
+import { dlopen, FFIType } from "bun:ffi";
+import { closeSync, openSync } from "node:fs";
+import { StateError } from "../errors.ts";
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
+
+type FlockFn = (fd: number, op: number) => number;
+let flockFn: FlockFn | undefined;
+
+/**
+ * flock(2) from libc. Chosen over lock files with PIDs because the kernel
+ * drops the lock when the holder dies, even by SIGKILL, so a killed driver
+ * can never wedge the node.
+ */
+function flock(): FlockFn {
+  if (flockFn) return flockFn;
+  for (const name of LIBC_NAMES) {
+    try {
+      const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
+      flockFn = lib.symbols.flock as FlockFn;
+      return flockFn;
+    } catch {
+      // try the next libc name
+    }
+  }
+  throw new StateError("cannot load flock(2) from libc");
+}
+
+export interface Lock {
+  release(): void;
+}
+
+/** Takes the lock without waiting; `undefined` when someone else holds it. */
+export function tryLock(path: string): Lock | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "a", 0o600);
+  } catch (err) {
+    throw new StateError(`cannot open lock ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  if (flock()(fd, LOCK_EX | LOCK_NB) !== 0) {
+    closeSync(fd);
+    return undefined;
+  }
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      flock()(fd, LOCK_UN);
+      closeSync(fd);
+    },
+  };
+}
+
+/** Waits (polling, so the event loop keeps running) up to `timeoutMs` for the lock. */
+export async function acquireLock(path: string, timeoutMs: number): Promise<Lock> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    const lock = tryLock(path);
+    if (lock) return lock;
+    if (Date.now() >= deadline) throw new StateError(`timed out after ${timeoutMs / 1000}s waiting for lock ${path}`);
+    await Bun.sleep(wait);
+  }
+}

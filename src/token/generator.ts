@@ -1,0 +1,106 @@
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { DriverError, errorMessage } from "../errors.ts";
+import { writeFileAtomic } from "../fsutil/atomic.ts";
+import { acquireLock } from "../state/lock.ts";
+import type { VaultApi } from "../vault/api.ts";
+import { isVaultStatus } from "../vault/errors.ts";
+
+/**
+ * Reads the node's generator token. One trailing newline (and surrounding
+ * space) is dropped; anything non-printable is refused, as Vault's Go client
+ * does, because it would be sent as a header.
+ */
+export function readGeneratorToken(path: string): string {
+  let raw: string;
+  try {
+    raw = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+    throw new DriverError(`cannot read the generator token ${path} (${code}); create it with "vaulttmpfs bootstrap"`);
+  }
+  const token = raw.trim();
+  if (token === "") throw new DriverError(`the generator token file ${path} is empty; run "vaulttmpfs bootstrap"`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new DriverError(`the generator token in ${path} contains non-printable characters`);
+  return token;
+}
+
+export const RENEWAL_STATE_FILE = "generator-renewal.json";
+const NOT_RENEWABLE_RECHECK_MS = 10 * 60_000;
+
+/** What the last renewal granted, and for which token file (so a replaced token is renewed at once). */
+interface RenewalState {
+  version: 1;
+  renewedAtMs: number;
+  ttlSeconds: number;
+  renewable: boolean;
+  tokenFile: string;
+}
+
+function fileIdentity(path: string): string {
+  const st = statSync(path);
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+function readState(path: string): RenewalState | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path, "utf8")) as RenewalState;
+    return s.version === 1 && typeof s.renewedAtMs === "number" ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fresh while more than half of the granted TTL remains. */
+export function isFresh(state: RenewalState | undefined, identity: string, nowMs: number): boolean {
+  if (!state || state.tokenFile !== identity) return false;
+  const validForMs = state.renewable ? (state.ttlSeconds * 1000) / 2 : NOT_RENEWABLE_RECHECK_MS;
+  return nowMs >= state.renewedAtMs && nowMs < state.renewedAtMs + validForMs;
+}
+
+export type RenewOutcome =
+  | { kind: "skipped" }
+  | { kind: "renewed"; ttlSeconds: number }
+  | { kind: "not-renewable" };
+
+/**
+ * Renews the generator token when less than half of its last granted TTL is
+ * left (or the state is missing or unreadable). A burst of mounts that all
+ * find the state stale renews once: the lock is held only around the
+ * re-check and the renewal itself.
+ */
+export async function renewGeneratorIfDue(opts: {
+  api: VaultApi;
+  token: string;
+  tokenPath: string;
+  stateDir: string;
+  lockPath: string;
+  now?: () => number;
+  force?: boolean;
+}): Promise<RenewOutcome> {
+  const now = opts.now ?? Date.now;
+  const statePath = join(opts.stateDir, RENEWAL_STATE_FILE);
+  const identity = fileIdentity(opts.tokenPath);
+  if (!opts.force && isFresh(readState(statePath), identity, now())) return { kind: "skipped" };
+
+  const lock = await acquireLock(opts.lockPath, 90_000);
+  try {
+    if (!opts.force && isFresh(readState(statePath), identity, now())) return { kind: "skipped" };
+    const save = (s: Omit<RenewalState, "version" | "tokenFile">) =>
+      writeFileAtomic(statePath, JSON.stringify({ version: 1, tokenFile: identity, ...s }), { mode: 0o600, durable: true });
+    try {
+      const auth = await opts.api.renewSelf(opts.token);
+      save({ renewedAtMs: now(), ttlSeconds: auth.lease_duration, renewable: auth.renewable });
+      return { kind: "renewed", ttlSeconds: auth.lease_duration };
+    } catch (err) {
+      // A root or non-renewable token: nothing to renew, and no point asking on every mount.
+      if (isVaultStatus(err, 400) && err.errors.some((e) => e.includes("lease is not renewable"))) {
+        save({ renewedAtMs: now(), ttlSeconds: 0, renewable: false });
+        return { kind: "not-renewable" };
+      }
+      throw err;
+    }
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,158 @@
+import type { VaultClient } from "./client.ts";
+import { VaultResponseError } from "./errors.ts";
+
+/** `auth` of a token-create, renew or login response. */
+export interface SecretAuth {
+  client_token: string;
+  accessor: string;
+  policies: string[] | null;
+  token_policies?: string[];
+  metadata: Record<string, string> | null;
+  lease_duration: number;
+  renewable: boolean;
+  orphan?: boolean;
+}
+
+export interface WrapInfo {
+  token: string;
+  accessor: string;
+  ttl: number;
+  creation_time: string;
+  creation_path: string;
+  wrapped_accessor?: string;
+}
+
+export interface Secret<D = Record<string, unknown>> {
+  request_id: string;
+  lease_id: string;
+  renewable: boolean;
+  lease_duration: number;
+  data: D | null;
+  wrap_info: WrapInfo | null;
+  warnings: string[] | null;
+  auth: SecretAuth | null;
+}
+
+export interface TokenCreateRequest {
+  policies: readonly string[];
+  meta?: Record<string, string>;
+  ttl?: string;
+  period?: string;
+  display_name: string;
+  num_uses?: number;
+  renewable?: boolean;
+}
+
+export interface LookupSelfData {
+  accessor: string;
+  ttl: number;
+  period?: number;
+  renewable?: boolean;
+  policies: string[];
+  orphan: boolean;
+  expire_time: string | null;
+  display_name: string;
+  meta: Record<string, string> | null;
+}
+
+export interface HealthStatus {
+  initialized: boolean;
+  sealed: boolean;
+  standby: boolean;
+  performance_standby?: boolean;
+  version: string;
+  cluster_name?: string;
+}
+
+export interface RoleData {
+  allowed_policies: string[];
+  allowed_policies_glob: string[];
+  disallowed_policies: string[];
+  disallowed_policies_glob: string[];
+  orphan: boolean;
+  renewable: boolean;
+  token_period: number;
+  token_explicit_max_ttl: number;
+  name: string;
+}
+
+/** Warning Vault returns (with a 200) for an accessor it does not know: already expired or revoked. */
+export const NO_TOKEN_FOR_ACCESSOR = "No token found with this accessor";
+
+function mustHave<T>(value: T | null | undefined, what: string, path: string): T {
+  if (value === null || value === undefined) {
+    throw new VaultResponseError("POST", `/v1/${path}`, 200, [`response has no ${what}`], true);
+  }
+  return value;
+}
+
+/** Endpoint recipes: build the request, send, check the shape. One function per Vault call we make. */
+export function vaultApi(client: VaultClient) {
+  return {
+    /** POST auth/token/create/<role>; wrapped when `wrapTTL` is given. Not idempotent: each call mints a token. */
+    async createToken(token: string, role: string, req: TokenCreateRequest, wrapTTL: string | undefined): Promise<Secret> {
+      const path = `auth/token/create/${encodeURIComponent(role)}`;
+      const body = { num_uses: 0, type: "", entity_alias: "", ...req };
+      const res = await client.send<Secret>({ method: "POST", path, token, body, wrapTTL });
+      return mustHave(res.body, "body", path);
+    },
+
+    /** POST auth/token/create-orphan (bootstrap of the node's generator token). */
+    async createOrphan(token: string, req: TokenCreateRequest): Promise<SecretAuth> {
+      const path = "auth/token/create-orphan";
+      const body = { num_uses: 0, type: "", entity_alias: "", ...req };
+      const res = await client.send<Secret>({ method: "POST", path, token, body });
+      return mustHave(res.body?.auth, "auth", path);
+    },
+
+    /** PUT auth/token/renew-self with increment 0: a periodic token goes back to its full period. */
+    async renewSelf(token: string): Promise<SecretAuth> {
+      const path = "auth/token/renew-self";
+      const res = await client.send<Secret>({ method: "PUT", path, token, body: { increment: 0 } });
+      return mustHave(res.body?.auth, "auth", path);
+    },
+
+    async lookupSelf(token: string): Promise<LookupSelfData> {
+      const path = "auth/token/lookup-self";
+      const res = await client.send<Secret<LookupSelfData>>({ method: "GET", path, token });
+      return mustHave(res.body?.data, "data", path);
+    },
+
+    /**
+     * POST auth/token/revoke-accessor. Idempotent: an accessor Vault no longer
+     * knows (already revoked or expired) counts as done and returns false.
+     */
+    async revokeAccessor(token: string, accessor: string): Promise<boolean> {
+      const res = await client.send<Secret>({ method: "POST", path: "auth/token/revoke-accessor", token, body: { accessor } });
+      return !(res.body?.warnings ?? []).includes(NO_TOKEN_FOR_ACCESSOR);
+    },
+
+    async capabilitiesSelf(token: string, paths: readonly string[]): Promise<Record<string, string[]>> {
+      const path = "sys/capabilities-self";
+      const res = await client.send<Secret & Record<string, unknown>>({ method: "POST", path, token, body: { paths } });
+      const data = (res.body?.data ?? res.body ?? {}) as Record<string, unknown>;
+      return Object.fromEntries(paths.map((p) => [p, Array.isArray(data[p]) ? (data[p] as string[]) : []]));
+    },
+
+    /** GET auth/token/roles/<role>; `null` when the role does not exist. */
+    async readRole(token: string, role: string): Promise<RoleData | null> {
+      const path = `auth/token/roles/${encodeURIComponent(role)}`;
+      const res = await client.send<Secret<RoleData>>({ method: "GET", path, token, acceptStatus: [404] });
+      return res.status === 404 ? null : mustHave(res.body?.data, "data", path);
+    },
+
+    async ldapLogin(mount: string, username: string, password: string): Promise<SecretAuth> {
+      const path = `auth/${mount}/login/${encodeURIComponent(username)}`;
+      const res = await client.send<Secret>({ method: "PUT", path, body: { password } });
+      return mustHave(res.body?.auth, "auth", path);
+    },
+
+    /** GET sys/health; its special status codes are data, not errors. */
+    async health(): Promise<{ status: number; health: HealthStatus | null }> {
+      const res = await client.send<HealthStatus>({ method: "GET", path: "sys/health", acceptStatus: [429, 472, 473, 501, 503] });
+      return { status: res.status, health: res.body };
+    },
+  };
+}
+
+export type VaultApi = ReturnType<typeof vaultApi>;

@@ -1,0 +1,49 @@
+import { readFileSync } from "node:fs";
+
+export interface MountEntry {
+  readonly mountPoint: string;
+  readonly fsType: string;
+  readonly source: string;
+  /** Per-mount options (rw/ro, nodev, ...). */
+  readonly mountOptions: readonly string[];
+  /** Superblock options (size, mode, uid, gid for tmpfs). */
+  readonly superOptions: readonly string[];
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
+function unescape(field: string): string {
+  return field.replaceAll(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+/** Parses `/proc/self/mountinfo` text (proc(5)); malformed lines are skipped. */
+export function parseMountInfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of text.split("\n")) {
+    const fields = line.split(" ");
+    const sep = fields.indexOf("-", 6);
+    if (sep < 0 || fields.length < sep + 3) continue;
+    entries.push({
+      mountPoint: unescape(fields[4] ?? ""),
+      mountOptions: (fields[5] ?? "").split(","),
+      fsType: fields[sep + 1] ?? "",
+      source: unescape(fields[sep + 2] ?? ""),
+      superOptions: (fields[sep + 3] ?? "").split(","),
+    });
+  }
+  return entries;
+}
+
+export function readMountInfo(path = "/proc/self/mountinfo"): MountEntry[] {
+  return parseMountInfo(readFileSync(path, "utf8"));
+}
+
+/** The mount visible at `dir` (the last one stacked wins), or undefined. */
+export function mountAt(entries: readonly MountEntry[], dir: string): MountEntry | undefined {
+  return entries.findLast((e) => e.mountPoint === dir);
+}
+
+/** Mounts strictly below `dir`: removing `dir` recursively would cross into them. */
+export function mountsBelow(entries: readonly MountEntry[], dir: string): MountEntry[] {
+  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+  return entries.filter((e) => e.mountPoint.startsWith(prefix));
+}
