@@ -117,8 +117,8 @@ export function loadConfig(env: Env): DriverConfig {
   }
   const generatorTokenPath = get(ENV.GENERATOR_TOKEN_PATH) ?? DEFAULTS.generatorTokenPath;
   if (!isAbsolute(generatorTokenPath)) throw new ConfigError(ENV.GENERATOR_TOKEN_PATH, "must be an absolute path");
-  const logFile = env[ENV.LOG_FILE] === undefined ? DEFAULTS.logFile : env[ENV.LOG_FILE] || null;
-  if (logFile !== null && !isAbsolute(logFile)) throw new ConfigError(ENV.LOG_FILE, "must be an absolute path, or empty to disable logging");
+  const logFile = logFileFrom(env);
+  if (logFile === undefined) throw new ConfigError(ENV.LOG_FILE, "must be an absolute path, or empty to disable logging");
 
   const allowedPolicies = parse(ENV.ALLOWED_POLICIES, parseList) ?? ["*"];
   const explicitRoles = parse(ENV.ALLOWED_ROLES, parseList);
@@ -142,6 +142,18 @@ export function loadConfig(env: Env): DriverConfig {
     maxTtlSeconds: maxTtl ?? null,
     operatorToken: get(ENV.VAULT_TOKEN),
   });
+}
+
+/**
+ * The operation log's path on its own, so a call that fails before the whole
+ * config loads (bad argv, a bad variable) is still logged. `null` = disabled,
+ * `undefined` = malformed.
+ */
+export function logFileFrom(env: Env): string | null | undefined {
+  const raw = env[ENV.LOG_FILE];
+  if (raw === undefined) return DEFAULTS.logFile;
+  if (raw === "") return null;
+  return isAbsolute(raw) ? raw : undefined;
 }
 
 type Getter = (name: string) => string | undefined;

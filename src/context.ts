@@ -17,7 +17,7 @@ export interface Context {
   readonly trace: Trace;
 }
 
-export type Trace = Partial<Omit<OpRecord, "op" | "result">> & { logFile?: string | null };
+export type Trace = Partial<Omit<OpRecord, "op" | "result">>;
 
 export function defaultContext(env: Env): Context {
   return { env, now: Date.now, signal: new AbortController().signal, tmpfs: createTmpfs(), trace: {} };

@@ -1,3 +1,4 @@
+import { logFileFrom } from "./config.ts";
 import type { Context } from "./context.ts";
 import { DriverError } from "./errors.ts";
 import { initCommand } from "./commands/init.ts";
@@ -31,11 +32,10 @@ export async function runDriverCommand(command: string, args: readonly string[],
     result = failure(err instanceof DriverError ? err.message : `internal error (${(err as Error)?.name ?? typeof err}); details in VAULTTMPFS_LOG_FILE`);
   }
   if (command !== "init") {
-    const { logFile, ...fields } = ctx.trace;
-    createOpLog(logFile ?? null).write({
+    createOpLog(logFileFrom(ctx.env) ?? null).write({
       op: command,
       result: result.status === "Success" ? "success" : "failure",
-      ...fields,
+      ...ctx.trace,
       durationMs: Math.round(ctx.now() - started),
       ...(error === undefined
         ? {}

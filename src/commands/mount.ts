@@ -45,7 +45,6 @@ export async function mountCommand(args: readonly string[], ctx: Context): Promi
     policies: req.policies,
   });
   const config = loadConfig(ctx.env);
-  ctx.trace.logFile = config.logFile;
   const plan = planMount(req, config);
   ctx.trace.role = plan.role;
 

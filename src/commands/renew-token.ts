@@ -19,15 +19,17 @@ export async function renewTokenCommand(args: readonly string[], ctx: Context, i
   const log = createOpLog(config.logFile);
   try {
     const token = readGeneratorToken(config.generatorTokenPath);
-    await renewGeneratorIfDue({ api, token, tokenPath: config.generatorTokenPath, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
-    const self = await api.lookupSelf(token);
-    const low = self.ttl < minTtlSeconds;
-    log.write({ op: "renew-token", result: low ? "failure" : "success", detail: `ttl ${self.ttl}s` });
+    const outcome = await renewGeneratorIfDue({ api, token, tokenPath: config.generatorTokenPath, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
+    // A non-renewable token (root, or a fixed TTL) keeps whatever it has left.
+    const ttl = outcome.kind === "renewed" ? outcome.ttlSeconds : (await api.lookupSelf(token)).ttl;
+    const renewed = outcome.kind === "renewed";
+    const low = ttl < minTtlSeconds;
+    log.write({ op: "renew-token", result: low ? "failure" : "success", detail: `${renewed ? "renewed" : "not renewable"}, ttl ${ttl}s` });
     if (args.includes("--json")) {
-      io.out(`${JSON.stringify({ renewed: true, ttlSeconds: self.ttl, periodSeconds: self.period ?? 0, renewable: self.renewable ?? false, belowMinTtl: low })}\n`);
+      io.out(`${JSON.stringify({ renewed, ttlSeconds: ttl, belowMinTtl: low })}\n`);
     } else {
-      io.out(`generator token renewed: TTL ${formatSeconds(self.ttl)}${self.period ? ` (periodic, ${formatSeconds(self.period)})` : ""}\n`);
-      if (low) io.err(`TTL ${formatSeconds(self.ttl)} is below --min-ttl ${formatSeconds(minTtlSeconds)}: the token will expire; run "vaulttmpfs bootstrap --force" or raise the role's period\n`);
+      io.out(renewed ? `generator token renewed: TTL ${formatSeconds(ttl)}\n` : `generator token is not renewable: ${formatSeconds(ttl)} left\n`);
+      if (low) io.err(`TTL ${formatSeconds(ttl)} is below --min-ttl ${formatSeconds(minTtlSeconds)}: the token will expire; run "vaulttmpfs bootstrap --force" or raise its period\n`);
     }
     return low ? 1 : 0;
   } catch (err) {

@@ -20,7 +20,6 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
   ctx.trace.dir = volume.dir;
   ctx.trace.podUid = volume.podUid;
   const config = loadConfig(ctx.env);
-  ctx.trace.logFile = config.logFile;
   const { api, journal } = services(config, ctx);
 
   const lock = await journal.lockVolume(volume);

@@ -1,4 +1,5 @@
 import type { VaultConfig } from "../config.ts";
+import { ConfigError } from "../errors.ts";
 import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
 import { parseRetryAfter, retryDelay, type Outcome } from "./retry.ts";
 import { loadTls, type FetchTls } from "./tls.ts";
@@ -101,7 +102,8 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
         failure = responseError(request.method, display, response.status, text, retryAfterMs);
         outcome = { kind: "status", status: response.status, retryAfterMs };
       } catch (err) {
-        if (err instanceof VaultResponseError) throw err;
+        // A bad CA or client-certificate file is the node's config, not the network: no retry.
+        if (err instanceof VaultResponseError || err instanceof ConfigError) throw err;
         if (signal.aborted) throw new VaultTimeoutError(request.method, display, config.timeoutMs);
         const code = errorCode(err);
         const isTls = TLS_CODES.test(code);
