@@ -40,7 +40,8 @@ export async function buildBinary({ target, outfile }: BuildTarget, version: str
 
 if (import.meta.main) {
   const pkg = (await Bun.file(join(root, "package.json")).json()) as { version: string };
-  const outfile = join(root, "dist", "vaulttmpfs");
+  const at = process.argv.indexOf("--outfile");
+  const outfile = at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : join(root, "dist", "vaulttmpfs");
   await buildBinary({ target: undefined, outfile }, pkg.version, gitCommit());
   console.log(`built ${outfile}`);
 }

@@ -6,6 +6,10 @@ import { exitCodeFor, failure, renderResult, type DriverResult } from "./flex/pr
 import type { Output } from "./output.ts";
 import { gcCommand } from "./commands/gc.ts";
 import { renewTokenCommand } from "./commands/renew-token.ts";
+import { bootstrapCommand } from "./commands/bootstrap.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+import { installCommand } from "./commands/install.ts";
+import { agentCommand } from "./commands/agent.ts";
 import { checkFlags, UsageError, type OperatorIo } from "./commands/operator.ts";
 import { COMMIT, VERSION } from "./version.ts";
 
@@ -28,6 +32,30 @@ const OPERATOR_COMMANDS: Record<string, OperatorCommand> = {
     usage: "vaulttmpfs renew-token [--min-ttl DURATION] [--json]",
     flags: { bool: ["--json"], value: ["--min-ttl"] },
     run: renewTokenCommand,
+  },
+  bootstrap: {
+    summary: "create this node's generator token in Vault and write it to disk",
+    usage: "vaulttmpfs bootstrap [--policy NAME] [--period DURATION] [--path FILE] [--ldap-mount NAME] [--username NAME] [--force]",
+    flags: { bool: ["--force"], value: ["--policy", "--period", "--path", "--ldap-mount", "--username"] },
+    run: bootstrapCommand,
+  },
+  doctor: {
+    summary: "check this node's setup: config, Vault, TLS, generator token, role, install, state dir",
+    usage: "vaulttmpfs doctor [--json] [--mount-test] [--plugin-dir DIR] [--driver VENDOR~NAME]",
+    flags: { bool: ["--json", "--mount-test"], value: ["--plugin-dir", "--driver"] },
+    run: doctorCommand,
+  },
+  install: {
+    summary: "copy this binary into the kubelet's plugin dir, atomically",
+    usage: "vaulttmpfs install [--plugin-dir DIR] [--driver VENDOR~NAME] [--json]",
+    flags: { bool: ["--json"], value: ["--plugin-dir", "--driver"] },
+    run: installCommand,
+  },
+  agent: {
+    summary: "DaemonSet mode: install, then renew the generator token and run gc until SIGTERM",
+    usage: "vaulttmpfs agent [--plugin-dir DIR] [--driver VENDOR~NAME] [--gc-interval DURATION] [--renew-check-interval DURATION] [--no-install]",
+    flags: { bool: ["--no-install"], value: ["--plugin-dir", "--driver", "--gc-interval", "--renew-check-interval"] },
+    run: agentCommand,
   },
   version: {
     summary: "print the version and git commit",

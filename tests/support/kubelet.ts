@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 
 export const DRIVER_DIR = "cloudwatt~vaulttmpfs";
-export const BINARY = join(import.meta.dir, "..", "..", "dist", "vaulttmpfs");
+/** The compiled driver; VAULTTMPFS_TEST_BINARY points the suite at another build. */
+export const BINARY = process.env.VAULTTMPFS_TEST_BINARY ?? join(import.meta.dir, "..", "..", "dist", "vaulttmpfs");
 
 export interface DriverCall {
   readonly argv: readonly string[];
