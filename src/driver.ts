@@ -29,7 +29,7 @@ export async function runDriverCommand(command: string, args: readonly string[],
     result = await impl(args, ctx);
   } catch (err) {
     error = err;
-    result = failure(err instanceof DriverError ? err.message : `internal error (${(err as Error)?.name ?? typeof err}); details in VAULTTMPFS_LOG_FILE`);
+    result = failure(describeFailure(err));
   }
   if (command !== "init") {
     createOpLog(logFileFrom(ctx.env) ?? null).write({
@@ -43,4 +43,12 @@ export async function runDriverCommand(command: string, args: readonly string[],
     });
   }
   return result;
+}
+
+/** A message for the pod's events: ours as written, a filesystem error as syscall/path/code, anything else generic. */
+function describeFailure(err: unknown): string {
+  if (err instanceof DriverError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === "string" && typeof e.syscall === "string") return `${e.syscall}${e.path ? ` ${e.path}` : ""} failed: ${e.code}`;
+  return `internal error (${e?.name ?? typeof err}); details in VAULTTMPFS_LOG_FILE`;
 }

@@ -1,5 +1,6 @@
 import { existsSync, lstatSync, readdirSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { MountError, errorMessage } from "../errors.ts";
 import { TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { Ownership } from "./plan.ts";
 
@@ -12,8 +13,12 @@ export function volumeFiles(dir: string, fileName: string): { token: string; jso
 export function writeVolumeFiles(dir: string, fileName: string, token: string, json: unknown, owner: Ownership): void {
   const files = volumeFiles(dir, fileName);
   const opts = { mode: owner.fileMode, uid: owner.uid, gid: owner.gid };
-  writeFileAtomic(files.json, `${JSON.stringify(json, null, 2)}\n`, opts);
-  writeFileAtomic(files.token, token, opts);
+  try {
+    writeFileAtomic(files.json, `${JSON.stringify(json, null, 2)}\n`, opts);
+    writeFileAtomic(files.token, token, opts);
+  } catch (err) {
+    throw new MountError(`cannot write the token files into ${dir}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
 }
 
 export function hasTokenFile(dir: string, fileName: string): boolean {

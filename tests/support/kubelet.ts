@@ -91,10 +91,10 @@ export class Kubelet {
   }
 
   /** SetUpAt: skip when already a mount point, else mkdir 0750, call mount, os.Remove the dir on failure. */
-  async mount(pod: PodSpec, user: Record<string, string>): Promise<DriverCall & { dir: string }> {
+  async mount(pod: PodSpec, user: Record<string, string>, env: Record<string, string> = {}): Promise<DriverCall & { dir: string }> {
     const dir = this.volumeDir(pod.uid, pod.volume);
     mkdirSync(dir, { recursive: true, mode: 0o750 });
-    const call = await this.call(["mount", dir, goJson(this.mountOptions(pod, user))]);
+    const call = await this.call(["mount", dir, goJson(this.mountOptions(pod, user))], { ...this.env, ...env });
     if (call.json.status !== "Success") {
       try {
         rmdirSync(dir);
