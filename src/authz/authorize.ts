@@ -56,7 +56,8 @@ export function resolveRole(opts: {
   if (requested === undefined) {
     const role = expandTemplate(opts.defaultRole, pod);
     if (!/^\w([\w.-]*\w)?$/.test(role)) {
-      throw new ForbiddenError(`the role template ${JSON.stringify(opts.defaultRole)} gives an invalid role name for ${who(pod)}; the pod needs a service account`);
+      const hint = pod.serviceAccount === "" && opts.defaultRole.includes("{serviceaccount}") ? "; give the pod a service account" : "";
+      throw new ForbiddenError(`the role template ${JSON.stringify(opts.defaultRole)} gives the invalid role name ${JSON.stringify(role)} for ${who(pod)}${hint}`);
     }
     return role;
   }

@@ -23,8 +23,8 @@ interface MountPlan {
 
 /** Validation only: options against the node's config and authorization rules. No disk, no network. */
 export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
-  const role = resolveRole({ defaultRole: config.roleName, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod });
   authorizePolicies(req.policies, config.allowedPolicies, req.pod);
+  const role = resolveRole({ defaultRole: config.roleName, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod });
   if (req.ttlSeconds !== undefined && config.maxTtlSeconds !== null && req.ttlSeconds > config.maxTtlSeconds) {
     throw new ForbiddenError(`vault/ttl of ${req.ttlSeconds}s exceeds this node's maximum of ${config.maxTtlSeconds}s (VAULTTMPFS_MAX_TTL)`);
   }
