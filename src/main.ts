@@ -1,23 +1,16 @@
-import { isOperatorInvocation, main, printDriverResult } from "./cli.ts";
-import { defaultContext } from "./context.ts";
-import { failure } from "./flex/protocol.ts";
-import { firstWriteOnly, processOutput, silenceStrayOutput } from "./output.ts";
+/**
+ * Entry point. `init` is answered from a tiny module graph: the kubelet runs
+ * it on every probe of the plugin dir and it needs no config, Vault or disk.
+ * console.log is the cheapest way out of a Bun binary (importing node:fs or
+ * touching process.stdout costs 6–9 MiB of RSS at start), so init uses it.
+ */
+import { initCommand } from "./commands/init.ts";
+import { renderResult } from "./flex/protocol.ts";
 
 const argv = process.argv.slice(2);
-const controller = new AbortController();
-const ctx = { ...defaultContext(process.env), signal: controller.signal };
-
-// A signal aborts the work in flight, so the command rolls back and still answers.
-for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => controller.abort(new Error(`received ${sig}`)));
-
-if (isOperatorInvocation(argv[0])) {
-  process.exitCode = await main(argv, process.env, processOutput, ctx);
+if (argv[0] === "init") {
+  console.log(renderResult(initCommand()).trimEnd());
 } else {
-  // Kubelet path: whatever happens, exactly one JSON object on stdout and nothing on stderr.
-  silenceStrayOutput();
-  const output = firstWriteOnly(processOutput);
-  const crash = () => process.exit(printDriverResult(output, failure("internal error: the driver crashed; see VAULTTMPFS_LOG_FILE")));
-  process.on("uncaughtException", crash);
-  process.on("unhandledRejection", crash);
-  process.exitCode = await main(argv, process.env, output, ctx);
+  const { runProcess } = await import("./run.ts");
+  await runProcess(argv);
 }

@@ -1,0 +1,25 @@
+import { isOperatorInvocation, main, printDriverResult } from "./cli.ts";
+import { defaultContext } from "./context.ts";
+import { failure } from "./flex/protocol.ts";
+import { firstWriteOnly, processOutput, silenceStrayOutput } from "./output.ts";
+
+/** Wires one process: signals, the stdout discipline of kubelet calls, crash handling. */
+export async function runProcess(argv: readonly string[]): Promise<void> {
+  const controller = new AbortController();
+  const ctx = { ...defaultContext(process.env), signal: controller.signal };
+
+  // A signal aborts the work in flight, so the command rolls back and still answers.
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => controller.abort(new Error(`received ${sig}`)));
+
+  if (isOperatorInvocation(argv[0])) {
+    process.exitCode = await main(argv, process.env, processOutput, ctx);
+  } else {
+    // Kubelet path: whatever happens, exactly one JSON object on stdout and nothing on stderr.
+    silenceStrayOutput();
+    const output = firstWriteOnly(processOutput);
+    const crash = () => process.exit(printDriverResult(output, failure("internal error: the driver crashed; see VAULTTMPFS_LOG_FILE")));
+    process.on("uncaughtException", crash);
+    process.on("unhandledRejection", crash);
+    process.exitCode = await main(argv, process.env, output, ctx);
+}
+}
