@@ -188,3 +188,51 @@ test("the binary is self-contained: it runs with an empty environment", async ()
   const r = Bun.spawnSync([BINARY, "version"], { env: {} });
   expect(r.stdout.toString()).toMatch(/^vaulttmpfs \S+ \(\S+\)\n$/);
 });
+
+describe("bounded and quiet", () => {
+  test("a Vault that accepts connections and never answers (not even TLS) cannot hang a mount", async () => {
+    const { createServer } = await import("node:net");
+    const held: import("node:net").Socket[] = [];
+    const blackhole = createServer((s) => void held.push(s)).listen(0, "127.0.0.1");
+    await new Promise((r) => blackhole.once("listening", r));
+    try {
+      const port = (blackhole.address() as { port: number }).port;
+      const p = pod();
+      const started = performance.now();
+      const call = await w.kubelet.mount(p, { "vault/policies": "app" }, { VAULT_ADDR: `https://127.0.0.1:${port}`, VAULT_CLIENT_TIMEOUT: "1s", VAULT_MAX_RETRIES: "0" });
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(call.json.status).toBe("Failure");
+      expect(call.json.message).toBe("Vault POST /v1/auth/token/create/applications: no answer within 1s (VAULT_CLIENT_TIMEOUT)");
+      expect(mountAt(call.dir)).toBeUndefined();
+    } finally {
+      for (const s of held) s.destroy();
+      blackhole.close();
+    }
+  });
+
+  test("init, mount and unmount cause no event in the plugin dir (each one would re-run init on every kubelet)", async () => {
+    const { cpSync, mkdtempSync, watch } = await import("node:fs");
+    const pluginDir = mkdtempSync(join(w.root, "plugins-"));
+    const driverDir = join(pluginDir, "cloudwatt~vaulttmpfs");
+    mkdirSync(driverDir);
+    cpSync(BINARY, join(driverDir, "vaulttmpfs"));
+    const events: string[] = [];
+    const watcher = watch(pluginDir, { recursive: true }, (type, name) => void events.push(`${type} ${name}`));
+    try {
+      const { Kubelet } = await import("./support/kubelet.ts");
+      const k = new Kubelet(w.kubelet.rootDir, w.env, join(driverDir, "vaulttmpfs"));
+      expect((await k.init()).json.status).toBe("Success");
+      const m = await k.mount(pod(), { "vault/policies": "app" });
+      expect(m.json.status).toBe("Success");
+      await k.unmount(m.dir);
+      await Bun.sleep(100);
+      expect(events).toEqual([]);
+      // control: the watch does see a change in the driver dir
+      writeFileSync(join(driverDir, "probe"), "x");
+      await Bun.sleep(100);
+      expect(events.length).toBeGreaterThan(0);
+    } finally {
+      watcher.close();
+    }
+  });
+});
