@@ -40,7 +40,9 @@ try {
   say((await kubelet.init()).combined.trim());
 
   step("kubelet: vaulttmpfs mount <dir> <options>");
-  const pod = { uid: crypto.randomUUID(), namespace: "shop", name: "web-0", serviceAccount: "web", fsGroup: 2000 };
+  // In a user namespace only our own uid is mapped (as 0), so no other group can own the files.
+  const asUser = process.env.VAULTTMPFS_TEST_USERNS === "1";
+  const pod = { uid: crypto.randomUUID(), namespace: "shop", name: "web-0", serviceAccount: "web", ...(asUser ? {} : { fsGroup: 2000 }) };
   const mounted = await kubelet.mount(pod, { "vault/policies": "app,app-read" });
   say(`${mounted.combined.trim()}   (${mounted.ms.toFixed(0)} ms)`);
   if (mounted.json.status !== "Success") throw new Error("mount failed");
