@@ -2,19 +2,14 @@
  * The compiled binary, run exactly as the kubelet runs it, against the Vault
  * emulator over TLS, on real tmpfs mounts in a private mount namespace.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, goJson, mountAt, mountCount, requirePrivateMountNamespace } from "./support/kubelet.ts";
-import { podUid, startWorld, type World } from "./support/world.ts";
+import { BINARY, goJson, mountAt, mountCount } from "./support/kubelet.ts";
+import { podUid, useWorld } from "./support/world.ts";
 import { unwrap } from "./support/vault-http.ts";
 
-let w: World;
-beforeAll(async () => {
-  requirePrivateMountNamespace();
-  w = await startWorld();
-}, 30_000);
-afterAll(() => w?.stop());
+const w = useWorld();
 
 const pod = (extra: Partial<{ namespace: string; name: string; serviceAccount: string; fsGroup: number; readOnly: boolean; volume: string }> = {}) => ({
   uid: podUid(), namespace: "shop", name: "web-0", serviceAccount: "web", ...extra,

@@ -3,18 +3,13 @@
  * combined output is exactly one JSON object, stderr is empty, nothing is
  * mounted and no token is minted.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { goJson, requirePrivateMountNamespace } from "./support/kubelet.ts";
-import { podUid, startWorld, type World } from "./support/world.ts";
+import { goJson } from "./support/kubelet.ts";
+import { podUid, useWorld } from "./support/world.ts";
 
-let w: World;
-beforeAll(async () => {
-  requirePrivateMountNamespace();
-  w = await startWorld();
-}, 30_000);
-afterAll(() => w?.stop());
+const w = useWorld();
 
 type Case = { name: string; argv: (dir: string, uid: string) => string[]; env?: Record<string, string>; message: RegExp };
 

@@ -2,21 +2,16 @@
  * Any failure after the token exists undoes everything: nothing mounted,
  * nothing written, an empty dir, the token revoked, no journal entry.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../src/cli.ts";
 import { defaultContext } from "../src/context.ts";
 import { createTmpfs } from "../src/volume/tmpfs.ts";
-import { goJson, mountAt, requirePrivateMountNamespace } from "./support/kubelet.ts";
-import { podUid, startWorld, type World } from "./support/world.ts";
+import { goJson, mountAt } from "./support/kubelet.ts";
+import { podUid, useWorld } from "./support/world.ts";
 
-let w: World;
-beforeAll(async () => {
-  requirePrivateMountNamespace();
-  w = await startWorld({ env: { VAULT_MAX_RETRIES: "0", VAULT_CLIENT_TIMEOUT: "1s" } });
-}, 30_000);
-afterAll(() => w?.stop());
+const w = useWorld({ env: { VAULT_MAX_RETRIES: "0", VAULT_CLIENT_TIMEOUT: "1s" } });
 beforeEach(() => {
   w.vault.clearFaults();
   w.vault.clearRequests();

@@ -2,21 +2,18 @@
  * Tenant isolation (namespace-bound policies and roles, decided on the node
  * before any Vault call) and file ownership (uid/gid/mode, fsGroup, read-only).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mountAt, requirePrivateMountNamespace } from "./support/kubelet.ts";
-import { podUid, startWorld, type World } from "./support/world.ts";
+import { mountAt } from "./support/kubelet.ts";
+import { podUid, useWorld } from "./support/world.ts";
 
-let w: World;
-beforeAll(async () => {
-  requirePrivateMountNamespace();
-  w = await startWorld({ env: { VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}-*,shared-read", VAULTTMPFS_MAX_TTL: "2h" } });
+const w = useWorld({ env: { VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}-*,shared-read", VAULTTMPFS_MAX_TTL: "2h" } });
+beforeAll(() => {
   for (const ns of ["a", "b"]) {
     w.vault.writeRole(`k8s-${ns}`, { allowed_policies_glob: [`${ns}-*`], allowed_policies: ["shared-read"], orphan: true, token_period: 3600 } as never);
   }
-}, 30_000);
-afterAll(() => w?.stop());
+});
 beforeEach(() => w.vault.clearRequests());
 
 const pod = (namespace: string, extra: Record<string, unknown> = {}) => ({ uid: podUid(), namespace, name: "web-0", serviceAccount: "web", ...extra });

@@ -73,14 +73,25 @@ export function answers(rule: FaultRule): boolean {
   return rule.status !== undefined || rule.errors !== undefined || rule.body !== undefined;
 }
 
-export type HangEnd = "release" | "stop";
+export type HangEnd = "release" | "stop" | "cancelled";
 
 /** Requests held by `hang` rules. */
 export class HangSet {
   private readonly waiting = new Set<(end: HangEnd) => void>();
 
-  hold(): Promise<HangEnd> {
-    return new Promise((resolve) => this.waiting.add(resolve));
+  /** Held until release()/stop(); `cancel` (the client went away) ends just this hold. */
+  hold(): { ended: Promise<HangEnd>; cancel: () => void } {
+    let done: (end: HangEnd) => void = () => {};
+    const ended = new Promise<HangEnd>((resolve) => {
+      done = resolve;
+      this.waiting.add(resolve);
+    });
+    return {
+      ended,
+      cancel: () => {
+        if (this.waiting.delete(done)) done("cancelled");
+      },
+    };
   }
 
   get size(): number {

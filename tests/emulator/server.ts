@@ -198,7 +198,7 @@ export class VaultEmulator {
     this.hangs.release();
   }
 
-  /** Number of requests currently held by `hang` rules. */
+  /** Number of requests currently held by `hang` rules (a held request whose client disconnects leaves at once). */
   get hungCount(): number {
     return this.hangs.size;
   }
@@ -238,10 +238,16 @@ export class VaultEmulator {
       // Go's http server cancels a request's context when its client disconnects; a request
       // still held (queued, not yet routed) is then never processed, unless the rule says
       // the handler had already started (completeAfterDisconnect).
+      const held = this.hangs.hold();
       let clientGone = false;
-      res.on("close", () => { if (!res.writableEnded) clientGone = true; });
-      if ((await this.hangs.hold()) === "stop") return;
-      if (clientGone && !rule.completeAfterDisconnect) { rec.fault = "hang-cancelled"; return; }
+      res.on("close", () => {
+        if (res.writableEnded) return;
+        clientGone = true;
+        if (!rule.completeAfterDisconnect) held.cancel();
+      });
+      const end = await held.ended;
+      if (end === "stop") return;
+      if (end === "cancelled" || (clientGone && !rule.completeAfterDisconnect)) { rec.fault = "hang-cancelled"; return; }
     } else if (rule && answers(rule)) {
       rec.fault = "status";
       const body = rule.body ?? errorBody(rule.errors ?? []);

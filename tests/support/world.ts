@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { main } from "../../src/cli.ts";
 import { defaultContext } from "../../src/context.ts";
 import { VaultEmulator, type EmulatorOptions } from "../emulator/index.ts";
+import { afterAll, beforeAll } from "bun:test";
 import { makeTestPki, type TestPki } from "./certs.ts";
-import { Kubelet } from "./kubelet.ts";
+import { Kubelet, requirePrivateMountNamespace } from "./kubelet.ts";
 
 const PKI_DIR = join(tmpdir(), "vaulttmpfs-test-pki");
 let pkiPromise: Promise<TestPki> | undefined;
@@ -85,6 +86,27 @@ export async function startWorld(opts: { emulator?: Partial<EmulatorOptions>; en
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One world per test file: started before the file's tests (inside a private
+ * mount namespace only), stopped after them. The returned object forwards to
+ * the live world, so tests can hold it at module level.
+ */
+export function useWorld(opts: Parameters<typeof startWorld>[0] = {}): World {
+  let current: World | undefined;
+  beforeAll(async () => {
+    requirePrivateMountNamespace();
+    current = await startWorld(opts);
+  }, 30_000);
+  afterAll(() => current?.stop());
+  return new Proxy({} as World, {
+    get(_target, key) {
+      if (!current) throw new Error("the test world is not started yet (use it inside a test or hook)");
+      const value = Reflect.get(current, key);
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+  });
 }
 
 /** Detaches every mount a test left under `root`, deepest first, so removing the tree cannot fail. */
