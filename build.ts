@@ -1,10 +1,16 @@
 /**
- * Builds the driver: `bun build.ts` → dist/vaulttmpfs for this host.
+ * Builds the driver.
+ *   bun build.ts                       → dist/vaulttmpfs for this host
+ *   bun build.ts --outfile PATH        → that file instead
+ *   bun build.ts --release [--out-dir DIR] [--targets linux-x64,...]
+ *                                      → dist/vaulttmpfs-linux-{x64,arm64}[-musl], SHA256SUMS, release.json
  * A typed Bun.build() call rather than CLI flags, because `bun build`
  * silently ignores misspelled flags.
  */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { buildRelease } from "./src/ops/release.ts";
+import { selectTargets } from "./src/ops/release-targets.ts";
 
 const root = import.meta.dir;
 
@@ -13,9 +19,14 @@ export interface BuildTarget {
   readonly outfile: string;
 }
 
+/** The short commit, with `-dirty` when tracked or untracked (not ignored) files differ from it, so a release says what it was built from. */
 export function gitCommit(): string {
-  const r = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stdout: "pipe", stderr: "ignore" });
-  return r.success ? r.stdout.toString().trim() : "unknown";
+  const git = (...args: string[]) => Bun.spawnSync(["git", ...args], { cwd: root, stdout: "pipe", stderr: "ignore" });
+  const head = git("rev-parse", "--short=12", "HEAD");
+  if (!head.success) return "unknown";
+  const status = git("status", "--porcelain", "--untracked-files=normal");
+  const dirty = !status.success || status.stdout.toString().trim() !== "";
+  return `${head.stdout.toString().trim()}${dirty ? "-dirty" : ""}`;
 }
 
 export async function buildBinary({ target, outfile }: BuildTarget, version: string, commit: string): Promise<void> {
@@ -41,10 +52,33 @@ export async function buildBinary({ target, outfile }: BuildTarget, version: str
   if (!result.success) throw new AggregateError(result.logs, `build of ${outfile} failed`);
 }
 
+function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  if (at < 0) return undefined;
+  const value = process.argv[at + 1];
+  if (value === undefined || value.startsWith("--")) throw new Error(`${name} needs a value`);
+  return value;
+}
+
 if (import.meta.main) {
-  const pkg = (await Bun.file(join(root, "package.json")).json()) as { version: string };
-  const at = process.argv.indexOf("--outfile");
-  const outfile = at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : join(root, "dist", "vaulttmpfs");
-  await buildBinary({ target: undefined, outfile }, pkg.version, gitCommit());
-  console.log(`built ${outfile}`);
+  const pkg = (await Bun.file(join(root, "package.json")).json()) as { version: string; devDependencies?: Record<string, string> };
+  const commit = gitCommit();
+  if (process.argv.includes("--release")) {
+    const outDir = resolve(flag("--out-dir") ?? join(root, "dist"));
+    const started = performance.now();
+    const { manifest } = await buildRelease({
+      outDir,
+      targets: selectTargets(flag("--targets")),
+      version: pkg.version,
+      commit,
+      bun: { version: Bun.version, revision: Bun.revision, pinned: pkg.devDependencies?.bun },
+      build: (target, outfile) => buildBinary({ target, outfile }, pkg.version, commit),
+      progress: (line) => console.log(line),
+    });
+    console.log(`release ${manifest.version} (${manifest.commit}) with bun ${manifest.bun.version}: ${manifest.artifacts.length} binaries, SHA256SUMS and release.json in ${outDir} (${Math.round(performance.now() - started)} ms)`);
+  } else {
+    const outfile = flag("--outfile") ?? join(root, "dist", "vaulttmpfs");
+    await buildBinary({ target: undefined, outfile }, pkg.version, commit);
+    console.log(`built ${outfile}`);
+  }
 }
