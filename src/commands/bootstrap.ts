@@ -1,8 +1,153 @@
-import type { Context } from "../context.ts";
+import { loadConfig, type DriverConfig } from "../config.ts";
+import { services, type Context } from "../context.ts";
+import { DriverError, errorMessage } from "../errors.ts";
+import { formatSeconds } from "../env/goparse.ts";
+import { describeNeeds, generatorNeeds, unmetNeeds } from "../ops/capabilities.ts";
+import {
+  checkTarget, DEFAULT_POLICY, generatorTokenRequest, parseBootstrapFlags, parsePolicies, parseTokenPath,
+  TOKEN_FILE_MODE, writeTokenFile, type BootstrapFlags,
+} from "../ops/bootstrap.ts";
+import { NO_CREDENTIALS, signIn, type Session } from "../ops/signin.ts";
+import { openTerminal, PromptInterrupted, type Prompter } from "../ops/terminal.ts";
+import { readGeneratorToken } from "../token/generator.ts";
+import type { SecretAuth, VaultApi } from "../vault/api.ts";
+import { isVaultStatus, VaultResponseError } from "../vault/errors.ts";
 import type { OperatorIo } from "./operator.ts";
 
-/** `vaulttmpfs bootstrap`: placeholder until implemented. */
-export async function bootstrapCommand(_args: readonly string[], _ctx: Context, io: OperatorIo): Promise<number> {
-  io.err("vaulttmpfs bootstrap: not implemented yet\n");
-  return 1;
+/**
+ * `vaulttmpfs bootstrap`: creates this node's generator token (create-orphan,
+ * periodic) and writes it to the token file. Scriptable with VAULT_TOKEN and
+ * flags; asks at the terminal for whatever is missing. Exit 0 written,
+ * 1 failed (nothing written), 2 bad flags, 130 interrupted at a prompt.
+ */
+export async function bootstrapCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
+  const flags = parseBootstrapFlags(args);
+  const config = loadConfig(ctx.env);
+  const mustAsk = config.operatorToken === undefined || flags.path === undefined || flags.policies === undefined;
+  const term = mustAsk ? openTerminal(ctx.signal) : null;
+  if (config.operatorToken === undefined && term === null) {
+    io.err(`vaulttmpfs bootstrap: ${NO_CREDENTIALS}\n`);
+    return 1;
+  }
+  try {
+    await bootstrap(flags, config, ctx, io, term);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof PromptInterrupted)) throw err;
+    io.err(`vaulttmpfs bootstrap: ${err.message}; nothing was created\n`);
+    return 130;
+  } finally {
+    term?.close();
+  }
+}
+
+async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Context, io: OperatorIo, term: Prompter | null): Promise<void> {
+  // Everything that can refuse locally is settled before the first Vault call, so a refusal mints nothing.
+  const path = flags.path ?? (term ? parseTokenPath(await term.ask("Generator token file", config.generatorTokenPath), "token file") : config.generatorTokenPath);
+  const previous = checkTarget(path, flags.force) === "replace" ? readPreviousToken(path) : undefined;
+  const policies = flags.policies ?? (term ? parsePolicies(await term.ask("Policy for the generator token", DEFAULT_POLICY), "policy") : [DEFAULT_POLICY]);
+  const { api } = services(config, ctx);
+  const session = await signIn(api, { operatorToken: config.operatorToken, ldapMount: flags.ldapMount, username: flags.username }, term);
+  let created: SecretAuth;
+  try {
+    created = await createGenerator(api, session, { policies, periodSeconds: flags.periodSeconds, node: config.nodeName });
+  } finally {
+    const warning = await session.end();
+    if (warning) io.err(`warning: ${warning}\n`);
+  }
+  await checkOrRevoke(api, created, config.roleName, io);
+  try {
+    writeTokenFile(path, created.client_token, flags.force);
+  } catch (err) {
+    await revokeQuietly(api, created.client_token);
+    throw new DriverError(`${errorMessage(err)}; the new token was revoked`);
+  }
+  report(io, { path, created, session, node: config.nodeName, periodSeconds: flags.periodSeconds });
+  if (path !== config.generatorTokenPath) {
+    io.err(`note: the driver reads VAULTTMPFS_GENERATOR_TOKEN_PATH (now ${config.generatorTokenPath}); set it to ${path} on this node\n`);
+  }
+  if (previous !== undefined) await notePrevious(api, previous, path, io);
+}
+
+async function createGenerator(api: VaultApi, session: Session, opts: { policies: readonly string[]; periodSeconds: number; node: string }): Promise<SecretAuth> {
+  try {
+    return await api.createOrphan(session.token, generatorTokenRequest({ ...opts, creator: session.creator }));
+  } catch (err) {
+    throw new DriverError(`cannot create the generator token with ${session.via}: ${errorMessage(err)}${hintFor(err)}`);
+  }
+}
+
+/** Vault's text says what failed; this says which file fixes it. */
+function hintFor(err: unknown): string {
+  const sudo = "; the bootstrap policy needs sudo on auth/token/create-orphan (policies/bootstrap_policy.hcl)";
+  if (isVaultStatus(err, 403)) return "; the token or LDAP user needs the policy in policies/bootstrap_policy.hcl";
+  if (err instanceof VaultResponseError && err.errors.some((e) => /sudo privileges|subset of parent/.test(e))) return sudo;
+  return "";
+}
+
+/**
+ * Asks Vault what the new token may do, before it is written: a token whose
+ * policy is misspelt or missing is useless and would overwrite a working one
+ * under --force, so it is revoked instead.
+ */
+async function checkOrRevoke(api: VaultApi, created: SecretAuth, roleName: string, io: OperatorIo): Promise<void> {
+  const needs = generatorNeeds(roleName);
+  let unmet;
+  try {
+    unmet = unmetNeeds(needs, await api.capabilitiesSelf(created.client_token, needs.map((n) => n.path)));
+  } catch (err) {
+    io.err(`warning: could not check what the new token may do (${errorMessage(err)}); run "vaulttmpfs doctor"\n`);
+    return;
+  }
+  const sampled = unmet.filter((n) => n.sampled);
+  if (sampled.length > 0) io.err(`warning: the new token is not allowed ${describeNeeds(sampled)}; with a templated role this can only be checked per namespace\n`);
+  const blocking = unmet.filter((n) => !n.sampled);
+  if (blocking.length === 0) return;
+  await revokeQuietly(api, created.client_token);
+  const policies = (created.token_policies ?? created.policies ?? []).join(", ");
+  throw new DriverError(`the new token (policies ${policies}) is not allowed ${describeNeeds(blocking)}: does the policy exist and grant this? It was revoked and nothing was written`);
+}
+
+async function revokeQuietly(api: VaultApi, token: string): Promise<void> {
+  try {
+    await api.revokeSelf(token);
+  } catch {
+    // best effort: the caller's error says what went wrong first
+  }
+}
+
+function readPreviousToken(path: string): string | undefined {
+  try {
+    return readGeneratorToken(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The replaced token is not revoked (other nodes may share it); say how to, once it is unused. */
+async function notePrevious(api: VaultApi, previous: string, path: string, io: OperatorIo): Promise<void> {
+  try {
+    const old = await api.lookupSelf(previous);
+    io.err(`note: the token previously in ${path} (accessor ${old.accessor}) stays valid for ${formatSeconds(old.ttl)}; once no node uses it: vault token revoke -accessor ${old.accessor}\n`);
+  } catch {
+    // already invalid: nothing to clean up
+  }
+}
+
+function report(io: OperatorIo, r: { path: string; created: SecretAuth; session: Session; node: string; periodSeconds: number }): void {
+  const { created } = r;
+  const policies = created.token_policies ?? created.policies ?? [];
+  io.out(
+    [
+      `generator token for node ${r.node} written to ${r.path} (mode ${TOKEN_FILE_MODE.toString(8).padStart(4, "0")})`,
+      `  accessor  ${created.accessor}`,
+      `  policies  ${policies.join(", ")}`,
+      `  ttl       ${formatSeconds(created.lease_duration)}, periodic ${formatSeconds(r.periodSeconds)}${created.renewable ? ", renewable" : ", NOT renewable"}`,
+      `  created   with ${r.session.via}`,
+      "",
+    ].join("\n"),
+  );
+  if (created.lease_duration < r.periodSeconds) {
+    io.err(`warning: Vault granted ${formatSeconds(created.lease_duration)}, less than --period ${formatSeconds(r.periodSeconds)} (capped by the token mount's max TTL)\n`);
+  }
 }

@@ -112,6 +112,14 @@ export function vaultApi(client: VaultClient) {
       return mustHave(res.body?.auth, "auth", path);
     },
 
+    /**
+     * PUT auth/token/revoke-self (in Vault's default policy). Bootstrap uses it
+     * to drop its LDAP session token and to take back a token it could not use.
+     */
+    async revokeSelf(token: string): Promise<void> {
+      await client.send<Secret>({ method: "PUT", path: "auth/token/revoke-self", token });
+    },
+
     async lookupSelf(token: string): Promise<LookupSelfData> {
       const path = "auth/token/lookup-self";
       const res = await client.send<Secret<LookupSelfData>>({ method: "GET", path, token });

@@ -1,0 +1,54 @@
+/**
+ * What a node's generator token must be allowed to do, as Vault ACL paths:
+ * shared by `bootstrap` (which checks a freshly created token before writing
+ * it) and `doctor` (which checks the installed one).
+ */
+import { expandTemplate } from "../authz/authorize.ts";
+
+/** Stand-in pod for a role template: `{namespace}` and `{serviceaccount}` both become this. */
+export const SAMPLE_NAME = "default";
+
+export interface CapabilityNeed {
+  readonly path: string;
+  /** What the driver does with it, for messages. */
+  readonly purpose: string;
+  /** Any one of these is enough (`create` and `update` are both a write to these endpoints). */
+  readonly anyOf: readonly string[];
+  /** True when `path` was built from a role template with sample names: a denial may not hold for real namespaces. */
+  readonly sampled: boolean;
+}
+
+const WRITE = ["create", "update"] as const;
+
+export function isRoleTemplate(roleName: string): boolean {
+  return /\{(namespace|serviceaccount)\}/.test(roleName);
+}
+
+/** The role name the check uses: the role itself, or the template filled with {@link SAMPLE_NAME}. */
+export function sampleRole(roleName: string): string {
+  return expandTemplate(roleName, { uid: "", name: "", namespace: SAMPLE_NAME, serviceAccount: SAMPLE_NAME });
+}
+
+/** The three endpoints the driver calls with the generator token (lookup-self is proven by calling it). */
+export function generatorNeeds(roleName: string): CapabilityNeed[] {
+  const sampled = isRoleTemplate(roleName);
+  return [
+    { path: `auth/token/create/${sampleRole(roleName)}`, purpose: "mint pod tokens", anyOf: WRITE, sampled },
+    { path: "auth/token/revoke-accessor", purpose: "revoke them at unmount", anyOf: WRITE, sampled: false },
+    { path: "auth/token/renew-self", purpose: "keep itself alive", anyOf: WRITE, sampled: false },
+  ];
+}
+
+/** The needs `capabilities` (path → capabilities, as sys/capabilities-self answers) does not meet. `root` meets all. */
+export function unmetNeeds(needs: readonly CapabilityNeed[], capabilities: Readonly<Record<string, readonly string[]>>): CapabilityNeed[] {
+  return needs.filter((need) => {
+    const granted = capabilities[need.path] ?? [];
+    if (granted.includes("deny")) return true;
+    return !granted.includes("root") && !need.anyOf.some((c) => granted.includes(c));
+  });
+}
+
+/** `create or update on auth/token/create/x (mint pod tokens)`, one need per item. */
+export function describeNeeds(needs: readonly CapabilityNeed[]): string {
+  return needs.map((n) => `${n.anyOf.join(" or ")} on ${n.path} (${n.purpose})`).join("; ");
+}

@@ -1,0 +1,92 @@
+/**
+ * Runs the doctor's checks in order and decides what to skip: a check whose
+ * premise failed (no config, Vault unusable, no valid token) is skipped, so
+ * each broken thing shows up as exactly one failure.
+ */
+import { existsSync, statSync } from "node:fs";
+import { loadConfig, type DriverConfig } from "../config.ts";
+import { services, type Context } from "../context.ts";
+import { errorMessage } from "../errors.ts";
+import { readGeneratorToken } from "../token/generator.ts";
+import type { VaultApi } from "../vault/api.ts";
+import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
+import {
+  attempt, checkCapabilities, checkConfig, checkRole, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
+  type CheckResult, type FileFacts, type HealthProbe,
+} from "./doctor-checks.ts";
+import { checkInstall, checkMountTest, checkMountTools, checkStateDir, type PluginLocation, type RunningBinary } from "./doctor-node.ts";
+
+export interface DoctorOptions {
+  readonly location: PluginLocation;
+  readonly mountTest: boolean;
+  readonly self: RunningBinary;
+}
+
+const usable = (r: CheckResult) => r.status === "ok" || r.status === "warn";
+
+export async function runDoctor(ctx: Context, opts: DoctorOptions): Promise<CheckResult[]> {
+  const loaded = await attempt(async () => loadConfig(ctx.env));
+  const config = loaded.ok ? loaded.value : undefined;
+  const results = [checkConfig(loaded)];
+  if (config) results.push(...(await vaultChecks(config, ctx)));
+  else for (const name of ["tls", "vault", "token-file", "token", "capabilities", "role"] as const) results.push(skip(name, "not checked: the config did not load"));
+  results.push(checkInstall(opts.location, opts.self));
+  const stateDir = config ? checkStateDir(config.stateDir) : skip("state-dir", "not checked: the config did not load");
+  results.push(stateDir, checkMountTools());
+  if (opts.mountTest) {
+    results.push(config && usable(stateDir) && existsSync(config.stateDir) ? await checkMountTest(config.stateDir, ctx.tmpfs, ctx.now) : skip("mount-test", "not run: needs a usable state dir (see state-dir)"));
+  }
+  return results;
+}
+
+async function probeHealth(api: VaultApi, now: () => number): Promise<HealthProbe> {
+  const started = now();
+  const outcome = await attempt(() => api.health());
+  return { ...outcome, ms: now() - started };
+}
+
+function fileFacts(path: string): FileFacts {
+  try {
+    const st = statSync(path);
+    return { uid: st.uid, mode: st.mode, isFile: st.isFile() };
+  } catch (err) {
+    return { code: (err as NodeJS.ErrnoException).code ?? errorMessage(err) };
+  }
+}
+
+/** tls, vault, token-file, token, capabilities, role. */
+async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckResult[]> {
+  const { api } = services(config, ctx);
+  const probe = await probeHealth(api, ctx.now);
+  const vault = checkVault(config.vault, probe);
+  const tokenFile = checkTokenFile(config.generatorTokenPath, fileFacts(config.generatorTokenPath));
+  const head = [checkTls(config.vault, probe), vault, tokenFile];
+  if (!usable(vault)) return [...head, ...(["token", "capabilities", "role"] as const).map((n) => skip(n, "not checked: Vault is not usable (see tls and vault)"))];
+
+  const token = await tokenCheck(api, config.generatorTokenPath, tokenFile);
+  const generator = usable(token.result) ? token.value : undefined;
+  const needs = generatorNeeds(config.roleName);
+  const capabilities = generator
+    ? checkCapabilities(config.roleName, needs, await attempt(() => api.capabilitiesSelf(generator, needs.map((n) => n.path))))
+    : skip("capabilities", "not checked: no usable generator token (see token)");
+  return [...head, token.result, capabilities, await roleCheck(api, config, generator)];
+}
+
+/** Reads the token file (even a too-open one: its token is still worth checking) and asks Vault about it. */
+async function tokenCheck(api: VaultApi, path: string, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string }> {
+  let token: string;
+  try {
+    token = readGeneratorToken(path);
+  } catch (err) {
+    return { result: usable(tokenFile) ? fail("token", errorMessage(err), "rewrite it: vaulttmpfs bootstrap --force") : skip("token", "not checked: no readable token file (see token-file)") };
+  }
+  return { result: checkToken(await attempt(() => api.lookupSelf(token))), value: token };
+}
+
+/** Reads the role with VAULT_TOKEN when set (an operator's broader rights), else with the generator token. */
+async function roleCheck(api: VaultApi, config: DriverConfig, generator: string | undefined): Promise<CheckResult> {
+  if (isRoleTemplate(config.roleName)) return checkRole(config.roleName, "template", "");
+  const [reader, who] = config.operatorToken !== undefined ? [config.operatorToken, "VAULT_TOKEN"] : [generator, "generator token"];
+  if (reader === undefined) return skip("role", "not checked: no usable generator token and no VAULT_TOKEN (see token)");
+  return checkRole(config.roleName, await attempt(() => api.readRole(reader, config.roleName)), who);
+}
