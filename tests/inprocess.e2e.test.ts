@@ -1,0 +1,127 @@
+/**
+ * The same kubelet calls, run in this process through `main()` (so coverage
+ * sees the command code), on real tmpfs mounts against the emulator. The
+ * compiled binary is covered by the other *.e2e files.
+ */
+import { beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { goJson, mountAt, mountCount } from "./support/kubelet.ts";
+import { podUid, useWorld } from "./support/world.ts";
+
+const w = useWorld({ env: { VAULT_MAX_RETRIES: "0", VAULT_CLIENT_TIMEOUT: "2s" } });
+beforeEach(() => {
+  w.vault.clearFaults();
+  w.vault.clearRequests();
+});
+
+const opts = (uid: string, user: Record<string, string> = { "vault/policies": "app" }) =>
+  goJson(w.kubelet.mountOptions({ uid, namespace: "shop", name: "web-0", serviceAccount: "web" }, user));
+const entryFile = (uid: string) => join(w.stateDir, "volumes", `${uid}_vault.json`);
+
+describe("mount and unmount in-process", () => {
+  test("mount, idempotent re-mount, unmount, second unmount", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    const first = await w.inProcess(["mount", dir, opts(uid)]);
+    expect([first.exitCode, first.json, first.stderr]).toEqual([0, { status: "Success" }, ""]);
+    const token = readFileSync(join(dir, "vault-token"), "utf8");
+    const again = await w.inProcess(["mount", dir, opts(uid)]);
+    expect(again.json.status).toBe("Success");
+    expect(mountCount(dir)).toBe(1);
+    expect(readFileSync(join(dir, "vault-token"), "utf8")).toBe(token);
+    expect(w.vault.requests.filter((r) => r.path.startsWith("auth/token/create/"))).toHaveLength(1);
+
+    const accessor = JSON.parse(readFileSync(entryFile(uid), "utf8")).accessor;
+    expect((await w.inProcess(["unmount", dir])).json.status).toBe("Success");
+    expect(existsSync(dir)).toBe(false);
+    expect(w.vault.lookup(accessor)).toBeUndefined();
+    expect((await w.inProcess(["unmount", dir])).json.status).toBe("Success");
+  });
+
+  test("unmount with Vault refusing: Success, torn down, entry pending with the error", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    await w.inProcess(["mount", dir, opts(uid)]);
+    w.vault.inject({ path: "auth/token/revoke-accessor", status: 500, errors: ["internal error"] });
+    const un = await w.inProcess(["unmount", dir]);
+    expect(un.json.status).toBe("Success");
+    expect(mountAt(dir)).toBeUndefined();
+    expect(JSON.parse(readFileSync(entryFile(uid), "utf8"))).toMatchObject({ state: "pending", attempts: 1, lastError: "Vault POST /v1/auth/token/revoke-accessor: 500 internal error" });
+    w.vault.clearFaults();
+    expect((await w.inProcess(["gc"])).exitCode).toBe(0);
+    expect(existsSync(entryFile(uid))).toBe(false);
+  });
+
+  test("unmount with the generator token gone: Success, entry pending", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    await w.inProcess(["mount", dir, opts(uid)]);
+    const un = await w.inProcess(["unmount", dir], { ...w.env, VAULTTMPFS_GENERATOR_TOKEN_PATH: join(w.root, "missing") });
+    expect(un.json.status).toBe("Success");
+    expect(JSON.parse(readFileSync(entryFile(uid), "utf8")).lastError).toContain("cannot read the generator token");
+    expect((await w.inProcess(["gc"])).exitCode).toBe(0);
+  });
+
+  test("mount refuses to cover a mount it did not make", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    mkdirSync(dir, { recursive: true });
+    expect(Bun.spawnSync(["mount", "--bind", w.root, dir]).exitCode).toBe(0);
+    try {
+      const r = await w.inProcess(["mount", dir, opts(uid)]);
+      expect(r.json.message).toMatch(/is already a \S+ mount that this driver did not make/);
+      expect(w.vault.requests).toEqual([]);
+    } finally {
+      Bun.spawnSync(["umount", dir]);
+    }
+  });
+
+  test("mount refuses a dir with mounts below it; unmount refuses to remove it", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    mkdirSync(join(dir, "inner"), { recursive: true });
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "other", join(dir, "inner")]).exitCode).toBe(0);
+    writeFileSync(join(dir, "inner", "precious"), "x");
+    try {
+      expect((await w.inProcess(["mount", dir, opts(uid)])).json.message).toContain("has mounts below it");
+      expect((await w.inProcess(["unmount", dir])).json.message).toContain("has mounts below it");
+      expect(readFileSync(join(dir, "inner", "precious"), "utf8")).toBe("x");
+    } finally {
+      Bun.spawnSync(["umount", join(dir, "inner")]);
+    }
+  });
+
+  test("a mount after a crashed attempt revokes the earlier attempt's token first", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    await w.inProcess(["mount", dir, opts(uid)]);
+    const earlier = JSON.parse(readFileSync(entryFile(uid), "utf8")).accessor;
+    // a node reboot: the tmpfs is gone, the journal entry stays, the kubelet mounts again
+    Bun.spawnSync(["umount", dir]);
+    const again = await w.inProcess(["mount", dir, opts(uid)]);
+    expect(again.json.status).toBe("Success");
+    expect(w.vault.lookup(earlier)).toBeUndefined();
+    expect(JSON.parse(readFileSync(entryFile(uid), "utf8")).accessor).not.toBe(earlier);
+    await w.inProcess(["unmount", dir]);
+  });
+
+  test("wrapping switched off with no vault/unwrap is refused before Vault", async () => {
+    const uid = podUid();
+    const r = await w.inProcess(["mount", w.kubelet.volumeDir(uid), opts(uid)], { ...w.env, VAULT_WRAP_TTL: "0" });
+    expect(r.json.message).toContain("response wrapping is off (VAULT_WRAP_TTL=0)");
+    expect(w.vault.requests).toEqual([]);
+    const unwrapped = await w.inProcess(["mount", w.kubelet.volumeDir(uid), opts(uid, { "vault/policies": "app", "vault/unwrap": "true" })], { ...w.env, VAULT_WRAP_TTL: "0" });
+    expect(unwrapped.json.status).toBe("Success");
+    await w.inProcess(["unmount", w.kubelet.volumeDir(uid)]);
+  });
+
+  test("operator commands: help, --help per command, unknown flag, version", async () => {
+    expect((await w.inProcess(["help"])).stdout).toContain("Operator commands");
+    const gcHelp = await w.inProcess(["gc", "--help"]);
+    expect(gcHelp.stdout).toContain("usage: vaulttmpfs gc [--dry-run] [--json]");
+    const bad = await w.inProcess(["gc", "--nope"]);
+    expect([bad.exitCode, bad.stderr]).toEqual([2, 'vaulttmpfs gc: unknown argument "--nope"; known: --dry-run --json\n']);
+    expect(JSON.parse((await w.inProcess(["version", "--json"])).stdout)).toEqual({ version: "dev", commit: "unknown" });
+  });
+});
