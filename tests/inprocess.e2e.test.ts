@@ -125,3 +125,31 @@ describe("mount and unmount in-process", () => {
     expect(JSON.parse((await w.inProcess(["version", "--json"])).stdout)).toEqual({ version: "dev", commit: "unknown" });
   });
 });
+
+describe("gc prunes lock files of long-gone volumes", () => {
+  test("only old, unheld locks without a journal entry go", async () => {
+    const { readdirSync, utimesSync } = await import("node:fs");
+    const { tryLock } = await import("../src/state/lock.ts");
+    const gone = podUid();
+    const live = podUid();
+    const held = podUid();
+    for (const uid of [gone, live, held]) await w.inProcess(["mount", w.kubelet.volumeDir(uid), opts(uid)]);
+    for (const uid of [gone, held]) await w.inProcess(["unmount", w.kubelet.volumeDir(uid)]);
+    const locks = join(w.stateDir, "locks");
+    const old = new Date(Date.now() - 48 * 3600_000);
+    for (const uid of [gone, live, held]) utimesSync(join(locks, `${uid}_vault.lock`), old, old);
+    const holder = tryLock(join(locks, `${held}_vault.lock`))!;
+    try {
+      const r = await w.inProcess(["gc", "--json"]);
+      expect(JSON.parse(r.stdout).prunedLocks).toBeGreaterThanOrEqual(1);
+      const left = readdirSync(locks);
+      expect(left).not.toContain(`${gone}_vault.lock`);
+      expect(left).toContain(`${live}_vault.lock`); // still has a journal entry
+      expect(left).toContain(`${held}_vault.lock`); // someone holds it
+      expect(left).toContain("generator-renewal.lock");
+    } finally {
+      holder.release();
+      await w.inProcess(["unmount", w.kubelet.volumeDir(live)]);
+    }
+  });
+});

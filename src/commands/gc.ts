@@ -28,7 +28,12 @@ export interface GcReport {
   readonly unreadable: string[];
   /** Entries still waiting for revocation after this run (or that a dry run would act on). */
   readonly pending: number;
+  /** Lock files of long-gone volumes removed by this run. */
+  readonly prunedLocks: number;
 }
+
+/** A volume's lock file is kept this long after its entry went, in case a late kubelet retry still comes. */
+export const LOCK_RETENTION_MS = 24 * 3600_000;
 
 function whyCollect(entry: JournalEntry, tmpfs: Tmpfs, exists: (p: string) => boolean): GcItem["reason"] {
   if (entry.state === "pending") return "pending";
@@ -89,7 +94,8 @@ export async function collectGarbage(opts: {
     }
   }
   const pending = items.filter((i) => i.action === "failed" || i.action === "would-revoke" || (i.action === "busy" && i.reason === "pending")).length;
-  return { items, unreadable: listed.unreadable, pending };
+  const prunedLocks = opts.dryRun ? 0 : journal.pruneLocks(LOCK_RETENTION_MS, opts.now());
+  return { items, unreadable: listed.unreadable, pending, prunedLocks };
 }
 
 export async function gcCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
@@ -111,7 +117,7 @@ export async function gcCommand(args: readonly string[], ctx: Context, io: Opera
     }
     for (const name of report.unreadable) io.out(`unreadable   journal file ${name} (left in place)\n`);
     const counts = (a: GcAction) => report.items.filter((i) => i.action === a).length;
-    io.out(`${dryRun ? "dry run: " : ""}${report.items.length} entries: ${counts("revoked")} revoked, ${counts("kept")} kept, ${counts("busy")} busy, ${counts("failed")} failed${dryRun ? `, ${counts("would-revoke")} would be revoked` : ""}; ${report.pending} pending\n`);
+    io.out(`${dryRun ? "dry run: " : ""}${report.items.length} entries: ${counts("revoked")} revoked, ${counts("kept")} kept, ${counts("busy")} busy, ${counts("failed")} failed${dryRun ? `, ${counts("would-revoke")} would be revoked` : ""}; ${report.pending} pending${report.prunedLocks ? `; ${report.prunedLocks} stale lock files removed` : ""}\n`);
   }
   return report.pending === 0 && report.unreadable.length === 0 ? 0 : 1;
 }

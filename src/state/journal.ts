@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { StateError, errorMessage } from "../errors.ts";
 import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
@@ -109,6 +109,37 @@ export function openJournal(stateDir: string) {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new StateError(`cannot remove journal entry for ${keyName(key)}: ${errorMessage(err)}`);
       }
+    },
+
+    /**
+     * Removes per-volume lock files left by volumes long gone (no entry, untouched
+     * for `olderThanMs`), so a node's state dir does not grow with every pod it
+     * ever ran. A lock someone holds is never removed. Returns how many went.
+     */
+    pruneLocks(olderThanMs: number, nowMs: number): number {
+      let names: string[];
+      try {
+        names = readdirSync(locksDir);
+      } catch {
+        return 0;
+      }
+      let pruned = 0;
+      for (const name of names) {
+        const key = /^([^_]+)_(.+)\.lock$/.exec(name);
+        if (!key || existsSync(join(volumesDir, `${key[1]}_${key[2]}.json`))) continue;
+        const path = join(locksDir, name);
+        try {
+          if (nowMs - statSync(path).mtimeMs < olderThanMs) continue;
+          const lock = tryLock(path);
+          if (!lock) continue;
+          unlinkSync(path);
+          lock.release();
+          pruned++;
+        } catch {
+          // raced with another pruner or a new mount: leave it for the next run
+        }
+      }
+      return pruned;
     },
 
     /** Every readable entry; unreadable files are reported, not fatal, so one bad file cannot stop `gc`. */
