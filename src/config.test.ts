@@ -26,9 +26,9 @@ describe("loadConfig", () => {
     expect(loadConfig({ VAULT_ADDR: "unix:///run/vault.sock" }).vault).toMatchObject({ address: "http://localhost", unixSocket: "/run/vault.sock" });
   });
 
-  test("VAULT_CLIENT_TIMEOUT: 0 keeps the default, negative means none (as in Go)", () => {
+  test("VAULT_CLIENT_TIMEOUT: 0 keeps the default; negative (Go: none) is still bounded, at 5 minutes", () => {
     expect(loadConfig({ VAULT_CLIENT_TIMEOUT: "0" }).vault.timeoutMs).toBe(60_000);
-    expect(loadConfig({ VAULT_CLIENT_TIMEOUT: "-1" }).vault.timeoutMs).toBeNull();
+    expect(loadConfig({ VAULT_CLIENT_TIMEOUT: "-1" }).vault.timeoutMs).toBe(300_000);
     expect(loadConfig({ VAULT_CLIENT_TIMEOUT: "30" }).vault.timeoutMs).toBe(30_000);
   });
 

@@ -55,8 +55,12 @@ export interface VaultConfig {
   readonly clientCert: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly skipVerify: boolean;
   readonly tlsServerName: string | undefined;
-  /** Overall deadline of one logical call, retries included. `null` = none (a negative `VAULT_CLIENT_TIMEOUT`, as in Go). */
-  readonly timeoutMs: number | null;
+  /**
+   * Overall deadline of one logical call, retries included. Go reads a
+   * negative `VAULT_CLIENT_TIMEOUT` as "none"; a kubelet call must still end,
+   * so "none" here is `UNBOUNDED_TIMEOUT_MS`.
+   */
+  readonly timeoutMs: number;
   readonly maxRetries: number;
   readonly namespace: string | undefined;
   /** Raw header value for `X-Vault-Wrap-TTL`; `wrapSeconds` is 0 when wrapping is off (`VAULT_WRAP_TTL=0`). */
@@ -85,6 +89,9 @@ export interface DriverConfig {
   /** `VAULT_TOKEN`, read for operator commands only (bootstrap); driver commands never use it. */
   readonly operatorToken: string | undefined;
 }
+
+/** What a negative `VAULT_CLIENT_TIMEOUT` (Go: no deadline) means here: the kubelet has no timeout of its own. */
+export const UNBOUNDED_TIMEOUT_MS = 5 * 60_000;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -195,7 +202,7 @@ function loadVaultConfig(get: Getter, parse: Parser): VaultConfig {
     skipVerify: parse(ENV.VAULT_SKIP_VERIFY, parseGoBool) ?? false,
     tlsServerName: get(ENV.VAULT_TLS_SERVER_NAME),
     // Go: 0 keeps the default, a negative value disables the deadline.
-    timeoutMs: timeout === undefined || timeout === 0 ? DEFAULTS.timeoutMs : timeout < 0 ? null : timeout,
+    timeoutMs: timeout === undefined || timeout === 0 ? DEFAULTS.timeoutMs : timeout < 0 ? UNBOUNDED_TIMEOUT_MS : timeout,
     maxRetries: retries,
     namespace: get(ENV.VAULT_NAMESPACE),
     wrapTTL,

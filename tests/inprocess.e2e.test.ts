@@ -70,7 +70,7 @@ describe("mount and unmount in-process", () => {
     expect(Bun.spawnSync(["mount", "--bind", w.root, dir]).exitCode).toBe(0);
     try {
       const r = await w.inProcess(["mount", dir, opts(uid)]);
-      expect(r.json.message).toMatch(/is already a \S+ mount that this driver did not make/);
+      expect(r.json.message).toMatch(/is already a \S+ mount \(source ".+"\) that this driver did not make/);
       expect(w.vault.requests).toEqual([]);
     } finally {
       Bun.spawnSync(["umount", dir]);
@@ -151,5 +151,101 @@ describe("gc prunes lock files of long-gone volumes", () => {
       holder.release();
       await w.inProcess(["unmount", w.kubelet.volumeDir(live)]);
     }
+  });
+});
+
+describe("the driver touches only what it made", () => {
+  test("another driver's volume dir is refused by mount and unmount, and left alone", async () => {
+    const dir = join(w.kubelet.rootDir, "pods", podUid(), "volumes", "kubernetes.io~empty-dir", "cache");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "data"), "keep me");
+    const un = await w.inProcess(["unmount", dir]);
+    expect(un.json.message).toContain('belongs to driver "kubernetes.io~empty-dir", not to this one (cloudwatt~vaulttmpfs)');
+    expect(readFileSync(join(dir, "data"), "utf8")).toBe("keep me");
+    expect((await w.inProcess(["mount", dir, opts(podUid())])).json.status).toBe("Failure");
+  });
+
+  test("a tmpfs with another source at our dir is neither unmounted nor covered", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    mkdirSync(dir, { recursive: true });
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "someone-else", dir]).exitCode).toBe(0);
+    writeFileSync(join(dir, "theirs"), "x");
+    try {
+      expect((await w.inProcess(["unmount", dir])).json.message).toContain('tmpfs mount (source "someone-else") that this driver did not make');
+      expect((await w.inProcess(["mount", dir, opts(uid)])).json.message).toContain('source "someone-else"');
+      expect(readFileSync(join(dir, "theirs"), "utf8")).toBe("x");
+    } finally {
+      Bun.spawnSync(["umount", dir]);
+    }
+  });
+
+  test("a mount nested inside our volume makes unmount refuse before it detaches anything", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    expect((await w.inProcess(["mount", dir, opts(uid)])).json.status).toBe("Success");
+    const inner = join(w.root, "nested-target");
+    mkdirSync(inner, { recursive: true });
+    writeFileSync(join(inner, "precious"), "x");
+    // our tmpfs is read-write by default: make a mount point inside it and bind something there
+    mkdirSync(join(dir, "sub"));
+    expect(Bun.spawnSync(["mount", "--bind", inner, join(dir, "sub")]).exitCode).toBe(0);
+    try {
+      const un = await w.inProcess(["unmount", dir]);
+      expect(un.json.message).toContain("has mounts below it");
+      expect(mountAt(dir)?.source).toBe("vaulttmpfs");
+      expect(mountAt(join(dir, "sub"))).toBeDefined();
+      expect(readFileSync(join(inner, "precious"), "utf8")).toBe("x");
+    } finally {
+      Bun.spawnSync(["umount", join(dir, "sub")]);
+      await w.inProcess(["unmount", dir]);
+    }
+  });
+
+  test("a symlinked kubelet root: healthy volumes are recognised, unmount revokes, gc keeps live ones", async () => {
+    const { symlinkSync } = await import("node:fs");
+    const link = join(w.root, "kubelet-link");
+    symlinkSync(w.kubelet.rootDir, link);
+    const uid = podUid();
+    const dir = join(link, "pods", uid, "volumes", "cloudwatt~vaulttmpfs", "vault");
+    expect((await w.inProcess(["mount", dir, opts(uid)])).json.status).toBe("Success");
+    expect((await w.inProcess(["mount", dir, opts(uid)])).json.status).toBe("Success");
+    expect(w.vault.requests.filter((r) => r.path.startsWith("auth/token/create/"))).toHaveLength(1);
+    const gc = JSON.parse((await w.inProcess(["gc", "--json", "--dry-run"])).stdout);
+    expect(gc.items.find((i: { podUid: string }) => i.podUid === uid)).toMatchObject({ action: "kept", reason: "mounted" });
+    const accessor = JSON.parse(readFileSync(entryFile(uid), "utf8")).accessor;
+    expect((await w.inProcess(["unmount", dir])).json.status).toBe("Success");
+    expect(existsSync(dir)).toBe(false);
+    expect(w.vault.lookup(accessor)).toBeUndefined();
+  });
+});
+
+describe("staging and gc safety", () => {
+  test("a staging mount left by a killed mount is removed by gc, and by the next mount of that volume", async () => {
+    const uid = podUid();
+    const stage = join(w.stateDir, "staging", `${uid}_vault`);
+    mkdirSync(stage, { recursive: true });
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "vaulttmpfs", stage]).exitCode).toBe(0);
+    const gc = JSON.parse((await w.inProcess(["gc", "--json"])).stdout);
+    expect(gc.cleanedStaging).toBeGreaterThanOrEqual(1);
+    expect(mountAt(stage)).toBeUndefined();
+    expect(existsSync(stage)).toBe(false);
+
+    mkdirSync(stage, { recursive: true });
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "vaulttmpfs", stage]).exitCode).toBe(0);
+    expect((await w.inProcess(["mount", w.kubelet.volumeDir(uid), opts(uid)])).json.status).toBe("Success");
+    expect(mountAt(stage)).toBeUndefined();
+    await w.inProcess(["unmount", w.kubelet.volumeDir(uid)]);
+  });
+
+  test("gc judges nothing when the kubelet's pod dirs are not visible (an agent with the wrong hostPath)", async () => {
+    const uid = podUid();
+    const t = w.vault.createToken({ policies: ["app"] });
+    const entry = { version: 1, podUid: uid, volumeName: "vault", dir: `/nonexistent-kubelet/pods/${uid}/volumes/cloudwatt~vaulttmpfs/vault`, namespace: "shop", pod: "web", serviceAccount: "web", role: "applications", policies: ["app"], accessor: t.accessor, createdAt: "", ttlSeconds: 0, state: "active", attempts: 0, updatedAt: "" };
+    writeFileSync(entryFile(uid), JSON.stringify(entry));
+    const gc = JSON.parse((await w.inProcess(["gc", "--json"])).stdout);
+    expect(gc.items.find((i: { podUid: string }) => i.podUid === uid)).toMatchObject({ action: "kept", reason: "kubelet dir not visible" });
+    expect(w.vault.lookup(t.accessor)).toBeDefined();
+    Bun.spawnSync(["rm", "-f", entryFile(uid)]);
   });
 });

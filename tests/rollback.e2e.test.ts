@@ -69,11 +69,20 @@ describe("Vault refuses or fails", () => {
     expectNothingLeft(call.dir, before);
   });
 
-  test("retries then succeeds (a 502 from a load balancer)", async () => {
+  test("a 502 on create is not retried: the proxy may have forwarded it, and a retry could mint a token nobody tracks", async () => {
+    const before = livePodTokens().length;
     w.vault.inject({ path: /^auth\/token\/create\//, status: 502, body: "<html>bad gateway</html>", times: 1 });
     const call = await w.kubelet.mount(pod(), { "vault/policies": "app" }, { VAULT_MAX_RETRIES: "2", VAULT_CLIENT_TIMEOUT: "10s" });
+    expect(call.json.message).toBe("Vault POST /v1/auth/token/create/applications: 502 <html>bad gateway</html>");
+    expect(w.vault.requests.filter((r) => r.path.startsWith("auth/token/create/"))).toHaveLength(1);
+    expectNothingLeft(call.dir, before);
+  });
+
+  test("retries then succeeds (a 503 from a standby with no active node)", async () => {
+    w.vault.inject({ path: /^auth\/token\/create\//, status: 503, errors: ["node is not active"], times: 1 });
+    const call = await w.kubelet.mount(pod(), { "vault/policies": "app" }, { VAULT_MAX_RETRIES: "2", VAULT_CLIENT_TIMEOUT: "10s" });
     expect(call.json.status).toBe("Success");
-    expect(w.vault.requests.filter((r) => r.path.startsWith("auth/token/create/")).map((r) => r.status)).toEqual([502, 200]);
+    expect(w.vault.requests.filter((r) => r.path.startsWith("auth/token/create/")).map((r) => r.status)).toEqual([503, 200]);
     await w.kubelet.unmount(call.dir);
   }, 10_000);
 
@@ -102,7 +111,8 @@ describe("failures after the token exists", () => {
     let out = "";
     const code = await main(["mount", dir, goJson(w.kubelet.mountOptions(p, { "vault/policies": "app" }))], w.env, { out: (t) => void (out += t), err: () => {} }, { ...defaultContext(w.env), tmpfs: brokenTmpfs });
     expect(code).toBe(1);
-    expect(JSON.parse(out).message).toBe(`cannot write the token files into ${dir}: EROFS`);
+    expect(JSON.parse(out).message).toBe(`cannot write the token files into ${join(w.stateDir, "staging", `${p.uid}_vault`)}: EROFS`);
+    expect(existsSync(join(w.stateDir, "staging", `${p.uid}_vault`))).toBe(false);
     expect(w.vault.requests.map((r) => r.path)).toContain("auth/token/revoke-accessor");
     expectNothingLeft(dir, before);
   });

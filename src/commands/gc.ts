@@ -7,7 +7,8 @@ import type { Journal, JournalEntry } from "../state/journal.ts";
 import { readGeneratorToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import type { VaultApi } from "../vault/api.ts";
-import type { Tmpfs } from "../volume/tmpfs.ts";
+import { listStaging, removeStaging } from "../volume/staging.ts";
+import { isOurs, type Tmpfs } from "../volume/tmpfs.ts";
 import type { OperatorIo } from "./operator.ts";
 
 export type GcAction = "revoked" | "would-revoke" | "kept" | "busy" | "failed";
@@ -18,7 +19,7 @@ export interface GcItem {
   readonly namespace: string;
   readonly pod: string;
   readonly dir: string;
-  readonly reason: "pending" | "volume gone" | "not mounted" | "mounted";
+  readonly reason: "pending" | "volume gone" | "not mounted" | "mounted" | "kubelet dir not visible";
   readonly action: GcAction;
   readonly error?: string;
 }
@@ -30,15 +31,21 @@ export interface GcReport {
   readonly pending: number;
   /** Lock files of long-gone volumes removed by this run. */
   readonly prunedLocks: number;
+  /** Staging mounts left by killed mounts, removed by this run. */
+  readonly cleanedStaging: number;
 }
 
-/** A volume's lock file is kept this long after its entry went, in case a late kubelet retry still comes. */
+/** A lock file goes once its volume has no journal entry and the file is older than this. */
 export const LOCK_RETENTION_MS = 24 * 3600_000;
 
 function whyCollect(entry: JournalEntry, tmpfs: Tmpfs, exists: (p: string) => boolean): GcItem["reason"] {
   if (entry.state === "pending") return "pending";
+  // Run where the kubelet's pod dirs are not visible (an agent pod with the wrong
+  // hostPath), every volume would look gone: judge nothing rather than revoke live tokens.
+  const podsDir = entry.dir.slice(0, entry.dir.lastIndexOf("/pods/") + "/pods".length);
+  if (!podsDir.endsWith("/pods") || !exists(podsDir)) return "kubelet dir not visible";
   if (!exists(entry.dir)) return "volume gone";
-  return tmpfs.mountAt(entry.dir)?.fsType === "tmpfs" ? "mounted" : "not mounted";
+  return isOurs(tmpfs.mountAt(entry.dir)) ? "mounted" : "not mounted";
 }
 
 /**
@@ -71,7 +78,7 @@ export async function collectGarbage(opts: {
       const entry = journal.get(listedEntry); // re-read under the lock: it may be gone or changed
       if (!entry) continue;
       const reason = whyCollect(entry, opts.tmpfs, opts.exists);
-      if (reason === "mounted") {
+      if (reason === "mounted" || reason === "kubelet dir not visible") {
         items.push({ ...base, reason, action: "kept" });
         continue;
       }
@@ -95,7 +102,28 @@ export async function collectGarbage(opts: {
   }
   const pending = items.filter((i) => i.action === "failed" || i.action === "would-revoke" || (i.action === "busy" && i.reason === "pending")).length;
   const prunedLocks = opts.dryRun ? 0 : journal.pruneLocks(LOCK_RETENTION_MS, opts.now());
-  return { items, unreadable: listed.unreadable, pending, prunedLocks };
+  const cleanedStaging = opts.dryRun ? 0 : await cleanStaleStaging(journal, opts.tmpfs);
+  return { items, unreadable: listed.unreadable, pending, prunedLocks, cleanedStaging };
+}
+
+/** A staging mount outlives its mount command only if that command was killed; take it down once nobody holds the volume. */
+async function cleanStaleStaging(journal: Journal, tmpfs: Tmpfs): Promise<number> {
+  let cleaned = 0;
+  for (const { name, path } of listStaging(journal.stateDir)) {
+    const key = /^([^_]+)_(.+)$/.exec(name);
+    if (!key?.[1] || !key[2]) continue;
+    const lock = journal.tryLockVolume({ podUid: key[1], volumeName: key[2] });
+    if (!lock) continue;
+    try {
+      await removeStaging(path, tmpfs);
+      cleaned++;
+    } catch {
+      // left for the next run
+    } finally {
+      lock.release();
+    }
+  }
+  return cleaned;
 }
 
 export async function gcCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {

@@ -4,13 +4,15 @@ import { loadConfig, type DriverConfig } from "../config.ts";
 import { services, type Context, type Services } from "../context.ts";
 import { DriverError, ForbiddenError, MountError, errorMessage } from "../errors.ts";
 import { parseMountArgs, type MountRequest } from "../flex/options.ts";
+import { checkOwnDriver } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
 import type { JournalEntry } from "../state/journal.ts";
 import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
 import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
 import { revokePodToken } from "../token/revoke.ts";
-import { emptyDir, hasTokenFile, removeVolumeFiles, writeVolumeFiles } from "../volume/files.ts";
-import { mountsBelow, readMountInfo } from "../volume/mountinfo.ts";
+import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
+import { prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
+import { isOurs } from "../volume/tmpfs.ts";
 import { planOwnership } from "../volume/plan.ts";
 
 /** What mount will do, decided before any side effect. */
@@ -36,6 +38,7 @@ export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
 
 export async function mountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
   const req = parseMountArgs(args);
+  checkOwnDriver(req.volume, ctx.driverDir);
   Object.assign(ctx.trace, {
     dir: req.volume.dir,
     namespace: req.pod.namespace,
@@ -54,16 +57,16 @@ export async function mountCommand(args: readonly string[], ctx: Context): Promi
   try {
     const dir = key.dir;
     const existing = ctx.tmpfs.mountAt(dir);
-    if (existing) {
-      if (existing.fsType !== "tmpfs") throw new MountError(`${dir} is already a ${existing.fsType} mount that this driver did not make; refusing to touch it`);
-      if (hasTokenFile(dir, config.tokenFileName)) {
-        ctx.trace.detail = "already mounted";
-        return success();
-      }
-      // Our tmpfs without a token: an earlier attempt died half-way. Start over.
-      await ctx.tmpfs.unmount(dir);
+    if (existing && !isOurs(existing)) {
+      throw new MountError(`${dir} is already a ${existing.fsType} mount (source ${JSON.stringify(existing.source)}) that this driver did not make; refusing to touch it`);
     }
-    if (mountsBelow(readMountInfo(), dir).length > 0) throw new MountError(`${dir} has mounts below it; refusing to mount over them`);
+    if (existing && hasTokenFile(dir, config.tokenFileName)) {
+      ctx.trace.detail = "already mounted";
+      return success();
+    }
+    if (ctx.tmpfs.mountsBelow(dir).length > 0) throw new MountError(`${dir} has mounts below it; refusing to mount over them`);
+    // Our mount without a token (a volume made before staging existed, or by hand): start over.
+    if (existing) await ctx.tmpfs.unmount(dir);
     const generatorToken = readGeneratorToken(config.generatorTokenPath);
     await revokeEarlierAttempt(svc, generatorToken, svc.journal.get(key));
     emptyDir(dir);
@@ -109,16 +112,21 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, genera
     return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {
     if (err instanceof UnexpectedResponseError && err.accessor) {
-      await revokePodToken(svc.api, generatorToken, { accessor: err.accessor, wrappingAccessor: undefined }).catch(() => {});
+      await revokePodToken(svc.rollbackApi, generatorToken, { accessor: err.accessor, wrappingAccessor: undefined }).catch(() => {});
     }
     throw err;
   }
 }
 
-/** Journal first, then tmpfs and files; any failure undoes all of it and revokes the token. */
+/**
+ * Journal first; then the tmpfs is built on a staging dir and bind-mounted
+ * onto the pod's dir only once complete. Any failure undoes all of it and
+ * revokes the token, with a client that a SIGTERM cannot abort.
+ */
 async function materialise(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string, minted: MintedToken, ctx: Context): Promise<void> {
   const { req } = plan;
   const dir = req.volume.dir;
+  const stage = stagingDir(config.stateDir, req.volume);
   const now = new Date(ctx.now()).toISOString();
   const entry: JournalEntry = {
     version: 1, podUid: req.pod.uid, volumeName: req.volume.volumeName, dir,
@@ -127,22 +135,25 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     createdAt: now, ttlSeconds: minted.ttlSeconds, state: "active", attempts: 0, lastError: undefined, updatedAt: now,
   };
   let journaled = false;
-  let mounted = false;
+  let bound = false;
   try {
     svc.journal.put(entry);
     journaled = true;
     const owner = planOwnership(req);
+    await prepareStaging(stage, ctx.tmpfs);
+    await ctx.tmpfs.mount({ dir: stage, mode: owner.dirMode, uid: owner.uid, gid: owner.gid });
+    writeVolumeFiles(stage, config.tokenFileName, minted.fileToken, minted.fileJson, owner);
+    if (req.readOnly) await ctx.tmpfs.remountReadOnly(stage);
+    if (ctx.signal.aborted) throw new DriverError("interrupted by a signal before the volume was ready");
     mkdirSync(dir, { recursive: true, mode: 0o750 });
-    await ctx.tmpfs.mount({ dir, mode: owner.dirMode, uid: owner.uid, gid: owner.gid });
-    mounted = true;
-    writeVolumeFiles(dir, config.tokenFileName, minted.fileToken, minted.fileJson, owner);
-    if (req.readOnly) await ctx.tmpfs.remountReadOnly(dir);
-    if (ctx.signal.aborted) throw new DriverError("interrupted by a signal");
+    await ctx.tmpfs.bind(stage, dir);
+    bound = true;
+    await removeStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover is gc's
   } catch (err) {
-    if (mounted) await ctx.tmpfs.unmount(dir).catch(() => {});
-    removeVolumeFiles(dir, config.tokenFileName);
+    if (bound) await ctx.tmpfs.unmount(dir).catch(() => {});
+    await removeStaging(stage, ctx.tmpfs).catch(() => {});
     try {
-      await revokePodToken(svc.api, generatorToken, minted);
+      await revokePodToken(svc.rollbackApi, generatorToken, minted);
       if (journaled) svc.journal.remove(entry);
     } catch (revokeErr) {
       // Kept as pending: `vaulttmpfs gc` retries it.

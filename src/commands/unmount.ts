@@ -1,7 +1,7 @@
 import { loadConfig } from "../config.ts";
 import { services, type Context } from "../context.ts";
 import { InvalidRequestError, errorMessage } from "../errors.ts";
-import { parsePodVolumePath } from "../flex/podpath.ts";
+import { checkOwnDriver, parsePodVolumePath } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
 import { readGeneratorToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
@@ -17,6 +17,7 @@ import { teardownVolume } from "../volume/teardown.ts";
 export async function unmountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
   if (args.length !== 1) throw new InvalidRequestError(`unmount takes exactly one argument <dir>, got ${args.length}`);
   const volume = parsePodVolumePath(args[0]);
+  checkOwnDriver(volume, ctx.driverDir);
   ctx.trace.dir = volume.dir;
   ctx.trace.podUid = volume.podUid;
   const config = loadConfig(ctx.env);

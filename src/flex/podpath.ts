@@ -34,3 +34,10 @@ export function parsePodVolumePath(dir: string | undefined): PodVolumePath {
   if (!VOLUME_NAME.test(volumeName)) throw new InvalidRequestError(`volume name ${JSON.stringify(volumeName)} in the volume directory is malformed`);
   return { dir: dir.replace(/\/$/, ""), kubeletRoot, podUid, driverDir, volumeName };
 }
+
+/** Refuses a volume dir of another driver (`kubernetes.io~secret`, say): the driver only touches its own. */
+export function checkOwnDriver(volume: PodVolumePath, ownDriverDir: string): void {
+  if (volume.driverDir !== ownDriverDir) {
+    throw new InvalidRequestError(`volume directory ${JSON.stringify(volume.dir)} belongs to driver ${JSON.stringify(volume.driverDir)}, not to this one (${ownDriverDir}); refusing to touch it`);
+  }
+}

@@ -30,6 +30,7 @@ export async function renewTick(d: TaskDeps): Promise<void> {
     stateDir: d.config.stateDir,
     lockPath: d.svc.journal.lockPath("generator-renewal.lock"),
     now: d.now,
+    retryFailedNow: true,
   });
   if (outcome.kind === "renewed") {
     const detail = `renewed, ttl ${outcome.ttlSeconds}s`;

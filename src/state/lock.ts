@@ -1,5 +1,5 @@
 import { dlopen, FFIType } from "bun:ffi";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { StateError } from "../errors.ts";
 
 const LOCK_EX = 2;
@@ -33,18 +33,43 @@ export interface Lock {
   release(): void;
 }
 
-/** Takes the lock without waiting; `undefined` when someone else holds it. */
+/**
+ * Takes the lock without waiting; `undefined` when someone else holds it.
+ * After flock succeeds, checks that the path still names the locked inode:
+ * gc may unlink an idle lock file between our open and our flock, and a lock
+ * on an unlinked inode would exclude nobody.
+ */
 export function tryLock(path: string): Lock | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "a", 0o600);
-  } catch (err) {
-    throw new StateError(`cannot open lock ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-  if (flock()(fd, LOCK_EX | LOCK_NB) !== 0) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, "a", 0o600);
+    } catch (err) {
+      throw new StateError(`cannot open lock ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+    if (flock()(fd, LOCK_EX | LOCK_NB) !== 0) {
+      closeSync(fd);
+      return undefined;
+    }
+    if (sameInode(fd, path)) return heldLock(fd);
+    flock()(fd, LOCK_UN);
     closeSync(fd);
-    return undefined;
   }
+  throw new StateError(`lock ${path} keeps being replaced`);
+}
+
+/** True while `path` still names the inode open as `fd`. */
+export function sameInode(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
+function heldLock(fd: number): Lock {
   let held = true;
   return {
     release() {

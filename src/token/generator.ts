@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DriverError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil/atomic.ts";
-import { acquireLock } from "../state/lock.ts";
+import { acquireLock, type Lock } from "../state/lock.ts";
 import type { VaultApi } from "../vault/api.ts";
 import { isVaultStatus } from "../vault/errors.ts";
 
@@ -27,6 +27,10 @@ export function readGeneratorToken(path: string): string {
 
 export const RENEWAL_STATE_FILE = "generator-renewal.json";
 const NOT_RENEWABLE_RECHECK_MS = 10 * 60_000;
+/** After a failed renewal, mounts wait this long before asking Vault again: an outage must not add a renew-self to every mount. */
+export const RETRY_AFTER_FAILURE_MS = 60_000;
+/** Mounts wait at most this long for another process's renewal; then they go on without it. */
+const RENEWAL_LOCK_WAIT_MS = 15_000;
 
 /** What the last renewal granted, and for which token file (so a replaced token is renewed at once). */
 interface RenewalState {
@@ -35,6 +39,8 @@ interface RenewalState {
   ttlSeconds: number;
   renewable: boolean;
   tokenFile: string;
+  /** Set when the last attempt failed; the fields above still describe the last success. */
+  failedAtMs?: number;
 }
 
 function fileIdentity(path: string): string {
@@ -51,15 +57,18 @@ function readState(path: string): RenewalState | undefined {
   }
 }
 
-/** Fresh while more than half of the granted TTL remains. */
+/** Fresh while more than half of the granted TTL remains, or within a minute of a failed attempt. */
 export function isFresh(state: RenewalState | undefined, identity: string, nowMs: number): boolean {
   if (!state || state.tokenFile !== identity) return false;
+  if (state.failedAtMs !== undefined && nowMs >= state.failedAtMs && nowMs < state.failedAtMs + RETRY_AFTER_FAILURE_MS) return true;
   const validForMs = state.renewable ? (state.ttlSeconds * 1000) / 2 : NOT_RENEWABLE_RECHECK_MS;
   return nowMs >= state.renewedAtMs && nowMs < state.renewedAtMs + validForMs;
 }
 
 export type RenewOutcome =
   | { kind: "skipped" }
+  /** Another process held the renewal lock too long; this call went on without renewing. */
+  | { kind: "busy" }
   | { kind: "renewed"; ttlSeconds: number }
   | { kind: "not-renewable" };
 
@@ -76,16 +85,31 @@ export async function renewGeneratorIfDue(opts: {
   stateDir: string;
   lockPath: string;
   now?: () => number;
+  /** Renew now, whatever the state says (renew-token). */
   force?: boolean;
+  /** Retry right after a failure: the agent, which has its own interval (mounts wait a minute instead). */
+  retryFailedNow?: boolean;
 }): Promise<RenewOutcome> {
   const now = opts.now ?? Date.now;
   const statePath = join(opts.stateDir, RENEWAL_STATE_FILE);
   const identity = fileIdentity(opts.tokenPath);
-  if (!opts.force && isFresh(readState(statePath), identity, now())) return { kind: "skipped" };
+  const fresh = (state: RenewalState | undefined) => {
+    if (opts.force || !state) return false;
+    const { failedAtMs: _ignored, ...lastSuccess } = state;
+    return isFresh(opts.retryFailedNow ? lastSuccess : state, identity, now());
+  };
+  if (fresh(readState(statePath))) return { kind: "skipped" };
 
-  const lock = await acquireLock(opts.lockPath, 90_000);
+  let lock: Lock;
   try {
-    if (!opts.force && isFresh(readState(statePath), identity, now())) return { kind: "skipped" };
+    lock = await acquireLock(opts.lockPath, RENEWAL_LOCK_WAIT_MS);
+  } catch (err) {
+    if (opts.force) throw err;
+    return { kind: "busy" };
+  }
+  try {
+    const previous = readState(statePath);
+    if (fresh(previous)) return { kind: "skipped" };
     const save = (s: Omit<RenewalState, "version" | "tokenFile">) =>
       writeFileAtomic(statePath, JSON.stringify({ version: 1, tokenFile: identity, ...s }), { mode: 0o600, durable: true });
     try {
@@ -98,6 +122,8 @@ export async function renewGeneratorIfDue(opts: {
         save({ renewedAtMs: now(), ttlSeconds: 0, renewable: false });
         return { kind: "not-renewable" };
       }
+      const { renewedAtMs = 0, ttlSeconds = 0, renewable = true } = previous?.tokenFile === identity ? previous : {};
+      save({ renewedAtMs, ttlSeconds, renewable, failedAtMs: now() });
       throw err;
     }
   } finally {

@@ -1,5 +1,5 @@
 import type { VaultClient } from "./client.ts";
-import { VaultResponseError } from "./errors.ts";
+import { VaultResponseError, isVaultStatus } from "./errors.ts";
 
 /** `auth` of a token-create, renew or login response. */
 export interface SecretAuth {
@@ -79,9 +79,9 @@ export interface RoleData {
 /** Warning Vault returns (with a 200) for an accessor it does not know: already expired or revoked. */
 export const NO_TOKEN_FOR_ACCESSOR = "No token found with this accessor";
 
-function mustHave<T>(value: T | null | undefined, what: string, path: string): T {
+function mustHave<T>(value: T | null | undefined, what: string, method: string, path: string): T {
   if (value === null || value === undefined) {
-    throw new VaultResponseError("POST", `/v1/${path}`, 200, [`response has no ${what}`], true);
+    throw new VaultResponseError(method, `/v1/${path}`, 200, [`response has no ${what}`], true);
   }
   return value;
 }
@@ -93,23 +93,23 @@ export function vaultApi(client: VaultClient) {
     async createToken(token: string, role: string, req: TokenCreateRequest, wrapTTL: string | undefined): Promise<Secret> {
       const path = `auth/token/create/${encodeURIComponent(role)}`;
       const body = { num_uses: 0, type: "", entity_alias: "", ...req };
-      const res = await client.send<Secret>({ method: "POST", path, token, body, wrapTTL });
-      return mustHave(res.body, "body", path);
+      const res = await client.send<Secret>({ method: "POST", path, token, body, wrapTTL, idempotent: false });
+      return mustHave(res.body, "body", "POST", path);
     },
 
     /** POST auth/token/create-orphan (bootstrap of the node's generator token). */
     async createOrphan(token: string, req: TokenCreateRequest): Promise<SecretAuth> {
       const path = "auth/token/create-orphan";
       const body = { num_uses: 0, type: "", entity_alias: "", ...req };
-      const res = await client.send<Secret>({ method: "POST", path, token, body });
-      return mustHave(res.body?.auth, "auth", path);
+      const res = await client.send<Secret>({ method: "POST", path, token, body, idempotent: false });
+      return mustHave(res.body?.auth, "auth", "POST", path);
     },
 
     /** PUT auth/token/renew-self with increment 0: a periodic token goes back to its full period. */
     async renewSelf(token: string): Promise<SecretAuth> {
       const path = "auth/token/renew-self";
       const res = await client.send<Secret>({ method: "PUT", path, token, body: { increment: 0 } });
-      return mustHave(res.body?.auth, "auth", path);
+      return mustHave(res.body?.auth, "auth", "PUT", path);
     },
 
     /**
@@ -123,16 +123,22 @@ export function vaultApi(client: VaultClient) {
     async lookupSelf(token: string): Promise<LookupSelfData> {
       const path = "auth/token/lookup-self";
       const res = await client.send<Secret<LookupSelfData>>({ method: "GET", path, token });
-      return mustHave(res.body?.data, "data", path);
+      return mustHave(res.body?.data, "data", "GET", path);
     },
 
     /**
      * POST auth/token/revoke-accessor. Idempotent: an accessor Vault no longer
-     * knows (already revoked or expired) counts as done and returns false.
+     * knows (already revoked or expired: a 200 with a warning, or a 400 "token
+     * not found" when the index outlived the token) counts as done, returning false.
      */
     async revokeAccessor(token: string, accessor: string): Promise<boolean> {
-      const res = await client.send<Secret>({ method: "POST", path: "auth/token/revoke-accessor", token, body: { accessor } });
-      return !(res.body?.warnings ?? []).includes(NO_TOKEN_FOR_ACCESSOR);
+      try {
+        const res = await client.send<Secret>({ method: "POST", path: "auth/token/revoke-accessor", token, body: { accessor } });
+        return !(res.body?.warnings ?? []).includes(NO_TOKEN_FOR_ACCESSOR);
+      } catch (err) {
+        if (isVaultStatus(err, 400) && err.errors.includes("token not found")) return false;
+        throw err;
+      }
     },
 
     async capabilitiesSelf(token: string, paths: readonly string[]): Promise<Record<string, string[]>> {
@@ -146,13 +152,13 @@ export function vaultApi(client: VaultClient) {
     async readRole(token: string, role: string): Promise<RoleData | null> {
       const path = `auth/token/roles/${encodeURIComponent(role)}`;
       const res = await client.send<Secret<RoleData>>({ method: "GET", path, token, acceptStatus: [404] });
-      return res.status === 404 ? null : mustHave(res.body?.data, "data", path);
+      return res.status === 404 ? null : mustHave(res.body?.data, "data", "GET", path);
     },
 
     async ldapLogin(mount: string, username: string, password: string): Promise<SecretAuth> {
       const path = `auth/${mount}/login/${encodeURIComponent(username)}`;
-      const res = await client.send<Secret>({ method: "PUT", path, body: { password } });
-      return mustHave(res.body?.auth, "auth", path);
+      const res = await client.send<Secret>({ method: "PUT", path, body: { password }, idempotent: false });
+      return mustHave(res.body?.auth, "auth", "PUT", path);
     },
 
     /** GET sys/health; its special status codes are data, not errors. */

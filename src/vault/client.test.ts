@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVaultClient, type ClientDeps } from "./client.ts";
 import { vaultApi } from "./api.ts";
-import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError } from "./errors.ts";
+import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError } from "./errors.ts";
 
 let pki: TestPki;
 let vault: VaultEmulator;
@@ -178,6 +178,31 @@ describe("retry ladder", () => {
     await expect(vaultApi(client({ sleep }, { VAULT_MAX_RETRIES: "0" })).revokeAccessor(vault.rootToken, t.accessor)).rejects.toBeInstanceOf(VaultNetworkError);
   });
 
+  test("token create (not idempotent) is retried only when Vault cannot have acted on it", async () => {
+    vault.writeRole("r", { allowed_policies: ["app"], orphan: true } as never);
+    const create = (deps: ClientDeps) => vaultApi(client(deps)).createToken(vault.rootToken, "r", { policies: ["app"], display_name: "t" }, undefined);
+    const creates = () => vault.requests.filter((r) => r.path === "auth/token/create/r").length;
+    for (const fault of [{ status: 500, errors: ["internal error"] }, { status: 502, body: "bad gateway" }, { drop: true }]) {
+      vault.clearFaults();
+      vault.clearRequests();
+      vault.inject({ path: "auth/token/create/r", times: 1, ...fault });
+      const { waits, sleep } = recordingSleep();
+      await expect(create({ sleep })).rejects.toThrow();
+      expect([creates(), waits.length]).toEqual([1, 0]);
+    }
+    vault.clearRequests();
+    vault.inject({ path: "auth/token/create/r", times: 1, status: 503, errors: ["Vault is sealed"] });
+    const { sleep } = recordingSleep();
+    expect((await create({ sleep })).auth?.policies).toEqual(["app", "default"]);
+    expect(creates()).toBe(2);
+  });
+
+  test("revoke-accessor: a 400 'token not found' (index outlived the token) counts as done", async () => {
+    vault.clearFaults();
+    vault.inject({ path: "auth/token/revoke-accessor", times: 1, status: 400, errors: ["token not found"] });
+    expect(await vaultApi(client({})).revokeAccessor(vault.rootToken, "AAAAAAAAAAAAAAAAAAAAAAAA")).toBe(false);
+  });
+
   test("a closed port is a network error naming the path", async () => {
     const err = await health(cfg({ VAULT_ADDR: "https://127.0.0.1:9", VAULT_MAX_RETRIES: "0" })).catch((e) => e);
     expect(err).toBeInstanceOf(VaultNetworkError);
@@ -199,7 +224,7 @@ describe("retry ladder", () => {
     vault.inject({ path: "sys/health", hang: true, times: 1 });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    await expect(vaultApi(client({ signal: controller.signal })).health()).rejects.toBeInstanceOf(VaultTimeoutError);
+    await expect(vaultApi(client({ signal: controller.signal })).health()).rejects.toBeInstanceOf(VaultInterruptedError);
     vault.releaseHung();
   });
 });

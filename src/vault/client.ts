@@ -1,6 +1,6 @@
 import type { VaultConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
+import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
 import { parseRetryAfter, retryDelay, type Outcome } from "./retry.ts";
 import { loadTls, type FetchTls } from "./tls.ts";
 
@@ -15,6 +15,8 @@ export interface VaultRequest {
   /** Sent as `X-Vault-Wrap-TTL`. Only the token-create call asks for wrapping. */
   readonly wrapTTL?: string | undefined;
   readonly query?: Readonly<Record<string, string>>;
+  /** Default true. A call that creates something is retried only when Vault cannot have acted on it. */
+  readonly idempotent?: boolean;
   /** Statuses to hand back as data instead of throwing (sys/health uses 429/472/473/501/503 for state). */
   readonly acceptStatus?: readonly number[];
 }
@@ -39,7 +41,10 @@ export interface ClientDeps {
 }
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|EPROTO|HANDSHAKE|SSL|TLS/i;
-const REDIRECTS = new Set([301, 302, 307, 308]);
+/** Errors raised before any byte of the request left: Vault saw nothing. */
+const CONNECT_CODES = /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH)$/;
+/** The Go client follows these once (not 308). */
+const REDIRECTS = new Set([301, 302, 307]);
 
 /**
  * A Vault client on `fetch`, shaped like HashiCorp's `api` package: one
@@ -86,9 +91,11 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
     const display = `/v1/${request.path}`;
     const query = request.query ? `?${new URLSearchParams(request.query)}` : "";
     const url = `${config.address}/v1/${request.path}${query}`;
-    const deadline = config.timeoutMs === null ? null : now() + config.timeoutMs;
-    const signals = [config.timeoutMs === null ? undefined : AbortSignal.timeout(config.timeoutMs), deps.signal];
-    const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+    const deadline = now() + config.timeoutMs;
+    const signal = deps.signal ? AbortSignal.any([AbortSignal.timeout(config.timeoutMs), deps.signal]) : AbortSignal.timeout(config.timeoutMs);
+
+    const abortError = () =>
+      deps.signal?.aborted ? new VaultInterruptedError(request.method, display, deps.signal.reason) : new VaultTimeoutError(request.method, display, config.timeoutMs);
 
     for (let i = 0; ; i++) {
       let outcome: Outcome;
@@ -104,19 +111,19 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
       } catch (err) {
         // A bad CA or client-certificate file is the node's config, not the network: no retry.
         if (err instanceof VaultResponseError || err instanceof ConfigError) throw err;
-        if (signal.aborted) throw new VaultTimeoutError(request.method, display, config.timeoutMs);
+        if (signal.aborted) throw abortError();
         const code = errorCode(err);
         const isTls = TLS_CODES.test(code);
         failure = isTls ? new VaultTlsError(request.method, display, code, err) : new VaultNetworkError(request.method, display, code, err);
-        outcome = { kind: isTls ? "tls" : "network" };
+        outcome = { kind: isTls ? "tls" : CONNECT_CODES.test(code) ? "connect" : "network" };
       }
       const remainingMs = deadline === null ? null : deadline - now();
-      const delay = retryDelay({ outcome, attempt: i, maxRetries: config.maxRetries, remainingMs, ...(deps.random ? { random: deps.random } : {}) });
+      const delay = retryDelay({ outcome, attempt: i, maxRetries: config.maxRetries, remainingMs, idempotent: request.idempotent ?? true, ...(deps.random ? { random: deps.random } : {}) });
       if (delay === undefined) throw failure;
       try {
         await sleep(delay, signal);
       } catch {
-        throw new VaultTimeoutError(request.method, display, config.timeoutMs);
+        throw abortError();
       }
     }
   }

@@ -48,8 +48,16 @@ export class VaultTlsError extends VaultError {
 /** The call's deadline (`VAULT_CLIENT_TIMEOUT`, retries included) passed. */
 export class VaultTimeoutError extends VaultError {
   override name = "VaultTimeoutError";
-  constructor(method: string, path: string, timeoutMs: number | null) {
-    super(method, path, `no answer within ${timeoutMs === null ? "the deadline" : `${timeoutMs / 1000}s`} (VAULT_CLIENT_TIMEOUT)`);
+  constructor(method: string, path: string, timeoutMs: number) {
+    super(method, path, `no answer within ${timeoutMs / 1000}s (VAULT_CLIENT_TIMEOUT)`);
+  }
+}
+
+/** The command was interrupted (SIGTERM/SIGINT) while waiting for Vault. */
+export class VaultInterruptedError extends VaultError {
+  override name = "VaultInterruptedError";
+  constructor(method: string, path: string, reason: unknown) {
+    super(method, path, `interrupted (${reason instanceof Error ? reason.message : "signal"})`);
   }
 }
 

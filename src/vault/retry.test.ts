@@ -27,6 +27,18 @@ describe("retryDelay", () => {
     expect(retryDelay({ outcome, attempt, maxRetries: 2, remainingMs: null, random: mid })).toBe(expected);
   });
 
+  const once: [string, Outcome, number | undefined][] = [
+    ["retries a refused connection", { kind: "connect" }, 1250],
+    ["retries 503 (sealed: not processed)", { kind: "status", status: 503 }, 1250],
+    ["retries 429 and 412", { kind: "status", status: 429 }, 1250],
+    ["does not retry 500 (Vault may have minted)", { kind: "status", status: 500 }, undefined],
+    ["does not retry 502/504 (a proxy may have forwarded it)", { kind: "status", status: 504 }, undefined],
+    ["does not retry a reset or cut-off body", { kind: "network" }, undefined],
+  ];
+  test.each(once)("a non-idempotent call %s", (_name, outcome, expected) => {
+    expect(retryDelay({ outcome, attempt: 0, maxRetries: 2, remainingMs: null, random: mid, idempotent: false })).toBe(expected);
+  });
+
   test("no retries when VAULT_MAX_RETRIES=0", () => {
     expect(retryDelay({ outcome: { kind: "network" }, attempt: 0, maxRetries: 0, remainingMs: null })).toBeUndefined();
   });

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 
 export interface MountEntry {
   readonly mountPoint: string;
@@ -37,13 +38,28 @@ export function readMountInfo(path = "/proc/self/mountinfo"): MountEntry[] {
   return parseMountInfo(readFileSync(path, "utf8"));
 }
 
+/**
+ * The path mountinfo would show for `dir`: symlinks resolved (a symlinked
+ * /var/lib/kubelet is common), even when `dir` itself does not exist yet.
+ */
+export function canonicalPath(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    const parent = dirname(dir);
+    return parent === dir ? dir : join(canonicalPath(parent), basename(dir));
+  }
+}
+
 /** The mount visible at `dir` (the last one stacked wins), or undefined. */
 export function mountAt(entries: readonly MountEntry[], dir: string): MountEntry | undefined {
-  return entries.findLast((e) => e.mountPoint === dir);
+  const path = canonicalPath(dir);
+  return entries.findLast((e) => e.mountPoint === path);
 }
 
 /** Mounts strictly below `dir`: removing `dir` recursively would cross into them. */
 export function mountsBelow(entries: readonly MountEntry[], dir: string): MountEntry[] {
-  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+  const path = canonicalPath(dir);
+  const prefix = path.endsWith("/") ? path : `${path}/`;
   return entries.filter((e) => e.mountPoint.startsWith(prefix));
 }

@@ -1,9 +1,14 @@
 import { existsSync } from "node:fs";
 import { MountError } from "../errors.ts";
-import { mountAt, readMountInfo, type MountEntry } from "./mountinfo.ts";
+import { mountAt, mountsBelow, readMountInfo, type MountEntry } from "./mountinfo.ts";
 
 /** Source name of every tmpfs this driver mounts: it marks them as ours in mountinfo. */
 export const TMPFS_SOURCE = "vaulttmpfs";
+
+/** A mount this driver made: a tmpfs with our source name. Anything else is never unmounted. */
+export function isOurs(entry: MountEntry | undefined): boolean {
+  return entry?.fsType === "tmpfs" && entry.source === TMPFS_SOURCE;
+}
 export const TMPFS_SIZE = "1m";
 
 export interface TmpfsSpec {
@@ -69,13 +74,22 @@ export function createTmpfs(run: Runner = spawnRunner, mountInfo: () => MountEnt
       return mountAt(mountInfo(), dir);
     },
 
+    mountsBelow(dir: string): MountEntry[] {
+      return mountsBelow(mountInfo(), dir);
+    },
+
     async mount(spec: TmpfsSpec): Promise<void> {
       await exec([findBinary("mount"), "-t", "tmpfs", "-o", tmpfsOptions(spec), TMPFS_SOURCE, spec.dir], `mount tmpfs on ${spec.dir}`);
     },
 
-    /** Makes the mounted tmpfs read-only, keeping its other options. */
+    /** Makes the mount read-only, keeping its other options; a bind of it later is read-only too. */
     async remountReadOnly(dir: string): Promise<void> {
       await exec([findBinary("mount"), "-o", "remount,ro,bind", dir], `remount ${dir} read-only`);
+    },
+
+    /** Makes the tmpfs mounted at `source` appear, complete, at `target` in one step. */
+    async bind(source: string, target: string): Promise<void> {
+      await exec([findBinary("mount"), "--bind", source, target], `bind ${source} onto ${target}`);
     },
 
     /**

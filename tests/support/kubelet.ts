@@ -5,7 +5,7 @@
  * value), creates the volume dir 0750 before `mount`, skips `unmount` when the
  * dir is gone and `rmdir`s it afterwards. See specs/flexvolume-contract.md §8.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const DRIVER_DIR = "cloudwatt~vaulttmpfs";
@@ -91,8 +91,12 @@ export class Kubelet {
   }
 
   /** SetUpAt: skip when already a mount point, else mkdir 0750, call mount, os.Remove the dir on failure. */
-  async mount(pod: PodSpec, user: Record<string, string>, env: Record<string, string> = {}): Promise<DriverCall & { dir: string }> {
+  async mount(pod: PodSpec, user: Record<string, string>, env: Record<string, string> = {}): Promise<DriverCall & { dir: string; skipped?: true }> {
     const dir = this.volumeDir(pod.uid, pod.volume);
+    // The kubelet's IsLikelyNotMountPoint: a mount point is a finished volume, the driver is not called.
+    if (existsSync(dir) && statSync(dir).dev !== statSync(join(dir, "..")).dev) {
+      return { argv: [], combined: "", stderr: "", exitCode: 0, json: { status: "Success" }, ms: 0, dir, skipped: true };
+    }
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     const call = await this.call(["mount", dir, goJson(this.mountOptions(pod, user))], { ...this.env, ...env });
     if (call.json.status !== "Success") {
