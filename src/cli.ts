@@ -87,9 +87,9 @@ export function isOperatorInvocation(command: string | undefined): boolean {
   return command !== undefined && (command in OPERATOR_COMMANDS || ["help", "--help", "-h", "--version"].includes(command));
 }
 
-export function printDriverResult(output: Output, result: DriverResult): number {
+export function printDriverResult(output: Output, result: DriverResult, argv: readonly string[] = []): number {
   output.out(renderResult(result));
-  return exitCodeFor(result);
+  return exitCodeFor(result, argv);
 }
 
 /** The testable entry point: argv (without the binary) and env in, exit code out. */
@@ -103,9 +103,9 @@ export async function main(argv: readonly string[], env: Env, output: Output, ct
   const operator = OPERATOR_COMMANDS[command];
   if (operator) return runOperator(command, operator, args, ctx, output);
   try {
-    return printDriverResult(output, await runDriverCommand(command, args, ctx));
+    return printDriverResult(output, await runDriverCommand(command, args, ctx), args);
   } catch (err) {
-    return printDriverResult(output, failure(err instanceof DriverError ? err.message : "internal error"));
+    return printDriverResult(output, failure(err instanceof DriverError ? err.message : "internal error"), args);
   }
 }
 

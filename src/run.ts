@@ -1,6 +1,8 @@
 import { isOperatorInvocation, main, printDriverResult } from "./cli.ts";
+import { logFileFrom } from "./config.ts";
 import { defaultContext } from "./context.ts";
 import { failure } from "./flex/protocol.ts";
+import { createOpLog } from "./log/oplog.ts";
 import { firstWriteOnly, processOutput, silenceStrayOutput } from "./output.ts";
 
 /** Wires one process: signals, the stdout discipline of kubelet calls, crash handling. */
@@ -13,13 +15,22 @@ export async function runProcess(argv: readonly string[]): Promise<void> {
 
   if (isOperatorInvocation(argv[0])) {
     process.exitCode = await main(argv, process.env, processOutput, ctx);
-  } else {
-    // Kubelet path: whatever happens, exactly one JSON object on stdout and nothing on stderr.
-    silenceStrayOutput();
-    const output = firstWriteOnly(processOutput);
-    const crash = () => process.exit(printDriverResult(output, failure("internal error: the driver crashed; see VAULTTMPFS_LOG_FILE")));
-    process.on("uncaughtException", crash);
-    process.on("unhandledRejection", crash);
-    process.exitCode = await main(argv, process.env, output, ctx);
-}
+    return;
+  }
+  // Kubelet path: whatever happens, exactly one JSON object on stdout and nothing on stderr.
+  silenceStrayOutput();
+  const output = firstWriteOnly(processOutput);
+  const crash = (err: unknown) => {
+    createOpLog(logFileFrom(process.env) ?? null).write({
+      op: argv[0] ?? "",
+      result: "failure",
+      error: "the driver crashed",
+      errorKind: (err as Error)?.name ?? typeof err,
+      detail: String((err as Error)?.stack ?? err).slice(0, 2000),
+    });
+    process.exit(printDriverResult(output, failure("internal error: the driver crashed; see VAULTTMPFS_LOG_FILE"), argv));
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
+  process.exitCode = await main(argv, process.env, output, ctx);
 }

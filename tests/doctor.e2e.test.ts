@@ -12,7 +12,7 @@ import { ROLE, ROLE_POLICIES, startWorld, type World } from "./support/world.ts"
 interface Check { name: string; status: "ok" | "warn" | "fail" | "skip"; detail: string; fix?: string }
 interface Report { ok: boolean; checks: Check[] }
 
-const CHECKS = ["config", "tls", "vault", "token-file", "token", "capabilities", "role", "install", "state-dir", "mount-tools"];
+const CHECKS = ["config", "tenancy", "tls", "vault", "token-file", "token", "capabilities", "role", "install", "state-dir", "mount-tools"];
 
 let w: World;
 let pluginDir: string;
@@ -85,7 +85,7 @@ describe("a good node", () => {
     expect(run.exitCode).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
     expect(lines.slice(0, CHECKS.length).map((l) => l.slice(0, 20))).toEqual(CHECKS.map((c) => `ok    ${c.padEnd(12)}  `));
-    expect(lines.at(-1)).toBe("doctor: 10 ok, 0 warnings, 0 failed: ready");
+    expect(lines.at(-1)).toBe("doctor: 11 ok, 0 warnings, 0 failed: ready");
     expect(run.stdout).not.toContain(w.generatorToken);
   });
 

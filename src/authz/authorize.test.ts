@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ForbiddenError } from "../errors.ts";
-import { authorizePolicies, compilePattern, expandTemplate, resolveRole } from "./authorize.ts";
+import { ambiguousPatterns, authorizePolicies, compilePattern, expandTemplate, resolveRole } from "./authorize.ts";
 
 const pod = (namespace: string, serviceAccount = "default") => ({ uid: "u", name: "p", namespace, serviceAccount });
 
@@ -52,4 +52,13 @@ describe("resolveRole", () => {
 test("authorizePolicies names namespace and refused policy", () => {
   expect(() => authorizePolicies(["a-app", "shared-read"], ["{namespace}-*", "shared-read"], pod("a"))).not.toThrow();
   expect(() => authorizePolicies(["a-app", "b-app"], ["{namespace}-*"], pod("a"))).toThrow(/policy "b-app": not allowed in namespace "a"/);
+});
+
+test("ambiguousPatterns: a placeholder followed by what a name may contain", () => {
+  expect(ambiguousPatterns(["{namespace}-*", "{namespace}.*", "{namespace}_*", "shared-read", "k8s-{namespace}", "{namespace}-{serviceaccount}", "{namespace}.{serviceaccount}_*", "{namespace}*"])).toEqual([
+    "{namespace}-*", "{namespace}-{serviceaccount}", "{namespace}*",
+  ]);
+  // the hole it warns about: namespace "team" matches namespace "team-a"'s policy
+  expect(compilePattern("{namespace}-*", pod("team")).test("team-a-db")).toBe(true);
+  expect(compilePattern("{namespace}.*", pod("team")).test("team-a.db")).toBe(false);
 });

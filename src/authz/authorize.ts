@@ -77,3 +77,14 @@ export function authorizePolicies(policies: readonly string[], allowed: readonly
     throw new ForbiddenError(`${who(pod)} may not request polic${refused.length > 1 ? "ies" : "y"} ${refused.map((p) => JSON.stringify(p)).join(", ")}: not allowed in namespace ${JSON.stringify(pod.namespace)} by VAULTTMPFS_ALLOWED_POLICIES`);
   }
 }
+
+/**
+ * Patterns where a placeholder is followed by something the value itself
+ * could contain: `{namespace}-*` lets namespace `team` match `team-a-db`, the
+ * policy of namespace `team-a`. Namespaces are DNS labels ([a-z0-9-]), service
+ * accounts DNS subdomains (also `.`), so `{namespace}.*`, `{namespace}_*` and
+ * `{serviceaccount}_*` are unambiguous.
+ */
+export function ambiguousPatterns(patterns: readonly string[]): string[] {
+  return patterns.filter((p) => /\{namespace\}[a-z0-9*-]|\{serviceaccount\}[a-z0-9.*-]/.test(p));
+}

@@ -71,7 +71,10 @@ describe("buildMountRequest", () => {
   });
   test("unknown vault/* keys are refused with the list of known ones; other keys are ignored", () => {
     expect(() => build({ "vault/polices": "x" })).toThrow(/unknown option\(s\) "vault\/polices"; known options: vault\/policies/);
-    expect(build({ "example.com/other": "x", "kubernetes.io/secret/k": "c2VjcmV0" }).policies).toEqual(["app"]);
+    expect(build({ "example.com/other": "x" }).policies).toEqual(["app"]);
+  });
+  test("a secretRef is refused: the driver needs none and the kubelet puts its values in argv", () => {
+    expect(() => build({ "kubernetes.io/secret/k": "c2VjcmV0" })).toThrow("this driver takes no secretRef");
   });
   test.each([
     ["vault/uid", "-1"], ["vault/uid", "2147483648"], ["vault/gid", "abc"], ["vault/unwrap", "yes"],

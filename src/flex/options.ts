@@ -1,6 +1,7 @@
 import { InvalidRequestError, errorMessage } from "../errors.ts";
 import { parseDurationSecond, parseGoBool } from "../env/goparse.ts";
 import { parsePodVolumePath, type PodVolumePath } from "./podpath.ts";
+import { SECRET_OPTION_PREFIX } from "./protocol.ts";
 
 /** Who the pod is, from the kubelet's own `kubernetes.io/*` keys (a pod author cannot set those). */
 export interface PodIdentity {
@@ -83,6 +84,9 @@ export function buildMountRequest(volume: PodVolumePath, options: Record<string,
   const unknown = Object.keys(options).filter((k) => k.startsWith("vault/") && !KNOWN_VAULT_OPTIONS.includes(k));
   if (unknown.length > 0) {
     throw new InvalidRequestError(`unknown option(s) ${unknown.map((k) => JSON.stringify(k)).join(", ")}; known options: ${KNOWN_VAULT_OPTIONS.join(", ")}`);
+  }
+  if (Object.keys(options).some((k) => k.startsWith(SECRET_OPTION_PREFIX))) {
+    throw new InvalidRequestError("this driver takes no secretRef: remove secretRef from the volume (the kubelet would pass its values in argv)");
   }
   const uid = options[K8S.podUid];
   if (uid !== undefined && uid !== volume.podUid) {

@@ -54,6 +54,15 @@ export function renderResult(result: DriverResult): string {
   return `${JSON.stringify({ ...result, ...(message === undefined ? {} : { message }) })}\n`;
 }
 
-export function exitCodeFor(result: DriverResult): number {
-  return result.status === "Failure" ? 1 : 0;
+/** Option keys under which the kubelet passes a volume's secretRef, base64-encoded, in argv. */
+export const SECRET_OPTION_PREFIX = "kubernetes.io/secret/";
+
+/**
+ * Success 0, Failure 1. One exception: when argv carries secretRef values,
+ * a Failure exits 0, because on a non-zero exit the kubelet logs the whole
+ * argv ("driver call failed: ... args: ...") and the secrets with it.
+ */
+export function exitCodeFor(result: DriverResult, argv: readonly string[] = []): number {
+  if (result.status !== "Failure") return 0;
+  return argv.some((a) => a.includes(`"${SECRET_OPTION_PREFIX}`)) ? 0 : 1;
 }

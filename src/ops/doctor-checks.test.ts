@@ -4,7 +4,7 @@ import { ConfigError } from "../errors.ts";
 import type { HealthStatus, LookupSelfData, RoleData } from "../vault/api.ts";
 import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "../vault/errors.ts";
 import { generatorNeeds } from "./capabilities.ts";
-import { checkCapabilities, checkConfig, checkRole, checkToken, checkTokenFile, checkTls, checkVault, type HealthProbe } from "./doctor-checks.ts";
+import { checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, type HealthProbe } from "./doctor-checks.ts";
 
 const vault = (env: Record<string, string> = {}) => loadConfig({ VAULT_ADDR: "https://vault:8200", VAULT_CACERT: "/etc/ca.pem", ...env }).vault;
 const healthy: HealthStatus = { initialized: true, sealed: false, standby: false, version: "1.17.0" };
@@ -155,5 +155,20 @@ describe("checkRole", () => {
   test("unreadable role warns; a template is skipped", () => {
     expect(checkRole("applications", { ok: false, error: denied() }, "generator token").status).toBe("warn");
     expect(checkRole("k8s-{namespace}", "template", "").status).toBe("skip");
+  });
+});
+
+describe("checkTenancy", () => {
+  test("warns when a placeholder can run into another namespace's names", () => {
+    const r = checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}-*,shared-read" }));
+    expect(r.status).toBe("warn");
+    expect(r.detail).toStartWith("{namespace}-*: a placeholder is followed by");
+    expect(r.fix).toContain("{namespace}.*");
+  });
+  test("ok with separators namespaces cannot contain, and says what pods may get", () => {
+    expect(checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}.*" }))).toEqual({
+      name: "tenancy", status: "ok", detail: "pods may request policies matching {namespace}.*; role k8s-{namespace} (no vault/role override)",
+    });
+    expect(checkTenancy(loadConfig({})).detail).toBe("pods may request any policy the role allows (VAULTTMPFS_ALLOWED_POLICIES=*); role applications");
   });
 });

@@ -9,11 +9,12 @@ import { ConfigError, errorMessage } from "../errors.ts";
 import { formatSeconds } from "../env/goparse.ts";
 import type { HealthStatus, LookupSelfData, RoleData } from "../vault/api.ts";
 import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError, isVaultStatus } from "../vault/errors.ts";
+import { ambiguousPatterns } from "../authz/authorize.ts";
 import { describeNeeds, sampleRole, unmetNeeds, type CapabilityNeed } from "./capabilities.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 export type CheckName =
-  | "config" | "tls" | "vault" | "token-file" | "token" | "capabilities" | "role"
+  | "config" | "tenancy" | "tls" | "vault" | "token-file" | "token" | "capabilities" | "role"
   | "install" | "state-dir" | "mount-tools" | "mount-test";
 
 export interface CheckResult {
@@ -55,6 +56,16 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
   }
   const c = result.value;
   return ok("config", `${c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address}, role ${c.roleName}, node ${c.nodeName}, token file ${c.generatorTokenPath}`);
+}
+
+/** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */
+export function checkTenancy(c: DriverConfig): CheckResult {
+  const risky = ambiguousPatterns([c.roleName, ...c.allowedPolicies, ...(c.allowedRoles ?? [])]);
+  if (risky.length > 0) {
+    return warn("tenancy", `${risky.join(", ")}: a placeholder is followed by a character names can contain, so namespace "team" also matches names of namespace "team-a"`, "separate placeholders with '.' or '_' (namespaces have neither): VAULTTMPFS_ALLOWED_POLICIES={namespace}.*, roles k8s_{namespace}");
+  }
+  const scope = c.allowedPolicies.includes("*") ? "any policy the role allows (VAULTTMPFS_ALLOWED_POLICIES=*)" : `policies matching ${c.allowedPolicies.join(", ")}`;
+  return ok("tenancy", `pods may request ${scope}; role ${c.roleName}${c.allowedRoles === null ? " (no vault/role override)" : ""}`);
 }
 
 function trustSource(v: VaultConfig): string {

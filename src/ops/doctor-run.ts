@@ -11,7 +11,7 @@ import { readGeneratorToken } from "../token/generator.ts";
 import type { VaultApi } from "../vault/api.ts";
 import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
 import {
-  attempt, checkCapabilities, checkConfig, checkRole, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
+  attempt, checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
   type CheckResult, type FileFacts, type HealthProbe,
 } from "./doctor-checks.ts";
 import { checkInstall, checkMountTest, checkMountTools, checkStateDir, type PluginLocation, type RunningBinary } from "./doctor-node.ts";
@@ -28,8 +28,8 @@ export async function runDoctor(ctx: Context, opts: DoctorOptions): Promise<Chec
   const loaded = await attempt(async () => loadConfig(ctx.env));
   const config = loaded.ok ? loaded.value : undefined;
   const results = [checkConfig(loaded)];
-  if (config) results.push(...(await vaultChecks(config, ctx)));
-  else for (const name of ["tls", "vault", "token-file", "token", "capabilities", "role"] as const) results.push(skip(name, "not checked: the config did not load"));
+  if (config) results.push(checkTenancy(config), ...(await vaultChecks(config, ctx)));
+  else for (const name of ["tenancy", "tls", "vault", "token-file", "token", "capabilities", "role"] as const) results.push(skip(name, "not checked: the config did not load"));
   results.push(checkInstall(opts.location, opts.self));
   const stateDir = config ? checkStateDir(config.stateDir) : skip("state-dir", "not checked: the config did not load");
   results.push(stateDir, checkMountTools());

@@ -5,7 +5,8 @@ import { DriverError } from "../errors.ts";
 /**
  * TEST-ONLY hook: names the file `install` copies instead of the running
  * executable. The test suite runs `install` inside `bun test`, where the
- * running executable is bun itself; nothing else should set it.
+ * running executable is bun itself. The compiled binary ignores it: whatever
+ * sets the agent's environment must not choose what runs as the driver.
  */
 export const INSTALL_SOURCE_ENV = "VAULTTMPFS_INSTALL_SOURCE";
 
@@ -17,9 +18,9 @@ export interface Runtime {
 
 export const currentRuntime = (): Runtime => ({ execPath: process.execPath, standalone: Bun.isStandaloneExecutable });
 
-/** The file to install: the running binary, or the test hook's file. */
+/** The file to install: the running binary, or (from source only) the test hook's file. */
 export function installSource(env: Env, runtime: Runtime = currentRuntime()): string {
-  const override = env[INSTALL_SOURCE_ENV];
+  const override = runtime.standalone ? undefined : env[INSTALL_SOURCE_ENV];
   if (override) {
     if (!isAbsolute(override)) throw new DriverError(`${INSTALL_SOURCE_ENV} must be an absolute path, got ${JSON.stringify(override)}`);
     return override;
