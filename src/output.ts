@@ -40,14 +40,15 @@ export function silenceStrayOutput(): void {
 }
 
 /** Lets only the first `out` through, so a crash handler racing the normal path cannot add a second JSON object. */
-export function firstWriteOnly(output: Output): Output {
-  let written = false;
+export function firstWriteOnly(output: Output): Output & { written(): string | undefined } {
+  let written: string | undefined;
   return {
     out(text) {
-      if (written) return;
-      written = true;
+      if (written !== undefined) return;
+      written = text;
       output.out(text);
     },
     err() {},
+    written: () => written,
   };
 }

@@ -1,7 +1,7 @@
 import { isOperatorInvocation, main, printDriverResult } from "./cli.ts";
 import { logFileFrom } from "./config.ts";
 import { defaultContext } from "./context.ts";
-import { failure } from "./flex/protocol.ts";
+import { exitCodeFor, failure, type DriverResult } from "./flex/protocol.ts";
 import { createOpLog } from "./log/oplog.ts";
 import { firstWriteOnly, processOutput, silenceStrayOutput } from "./output.ts";
 
@@ -28,6 +28,9 @@ export async function runProcess(argv: readonly string[]): Promise<void> {
       errorKind: (err as Error)?.name ?? typeof err,
       detail: String((err as Error)?.stack ?? err).slice(0, 2000),
     });
+    const printed = output.written();
+    // If the answer is already out, the exit code must agree with it (Success + non-zero is a "driver bug" to the kubelet).
+    if (printed !== undefined) process.exit(exitCodeFor(JSON.parse(printed) as DriverResult, argv));
     process.exit(printDriverResult(output, failure("internal error: the driver crashed; see VAULTTMPFS_LOG_FILE"), argv));
   };
   process.on("uncaughtException", crash);

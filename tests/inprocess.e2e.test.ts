@@ -249,3 +249,26 @@ describe("staging and gc safety", () => {
     Bun.spawnSync(["rm", "-f", entryFile(uid)]);
   });
 });
+
+describe("staging is private and never outlives its volume", () => {
+  test("the staging root is a private mount point of its own", async () => {
+    const uid = podUid();
+    await w.inProcess(["mount", w.kubelet.volumeDir(uid), opts(uid)]);
+    const root = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")).find((f) => f[4] === join(w.stateDir, "staging"));
+    expect(root).toBeDefined();
+    expect(root!.slice(6, root!.indexOf("-", 6)).some((t) => t.startsWith("shared:"))).toBe(false);
+    await w.inProcess(["unmount", w.kubelet.volumeDir(uid)]);
+  });
+
+  test("unmount also removes a staging tmpfs left by a mount killed after its bind", async () => {
+    const uid = podUid();
+    const dir = w.kubelet.volumeDir(uid);
+    await w.inProcess(["mount", dir, opts(uid)]);
+    const stage = join(w.stateDir, "staging", `${uid}_vault`);
+    mkdirSync(stage, { recursive: true });
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "vaulttmpfs", stage]).exitCode).toBe(0);
+    expect((await w.inProcess(["unmount", dir])).json.status).toBe("Success");
+    expect(mountAt(stage)).toBeUndefined();
+    expect(existsSync(stage)).toBe(false);
+  });
+});

@@ -117,6 +117,18 @@ describe("failures after the token exists", () => {
     expectNothingLeft(dir, before);
   });
 
+  test("a bind reported as failed after it took effect (killed or timed out) is undone before the token is revoked", async () => {
+    const before = livePodTokens().length;
+    const real = createTmpfs();
+    const lyingTmpfs = { ...real, bind: async (from: string, to: string) => { await real.bind(from, to); throw new Error("mount --bind timed out"); } };
+    const p = pod();
+    const dir = w.kubelet.volumeDir(p.uid);
+    const code = await main(["mount", dir, goJson(w.kubelet.mountOptions(p, { "vault/policies": "app" }))], w.env, { out: () => {}, err: () => {} }, { ...defaultContext(w.env), tmpfs: lyingTmpfs });
+    expect(code).toBe(1);
+    // Otherwise the kubelet's retry would see a mount point and report Success with a revoked token inside.
+    expectNothingLeft(dir, before);
+  });
+
   test("when the rollback's revocation fails too, the entry stays pending for gc", async () => {
     const real = createTmpfs();
     const brokenTmpfs = { ...real, mount: async (spec: Parameters<typeof real.mount>[0]) => { await real.mount(spec); await real.remountReadOnly(spec.dir); } };

@@ -55,9 +55,11 @@ test("authorizePolicies names namespace and refused policy", () => {
 });
 
 test("ambiguousPatterns: a placeholder followed by what a name may contain", () => {
-  expect(ambiguousPatterns(["{namespace}-*", "{namespace}.*", "{namespace}_*", "shared-read", "k8s-{namespace}", "{namespace}-{serviceaccount}", "{namespace}.{serviceaccount}_*", "{namespace}*"])).toEqual([
-    "{namespace}-*", "{namespace}-{serviceaccount}", "{namespace}*",
-  ]);
+  expect(ambiguousPatterns([
+    "{namespace}-*", "{namespace}.*", "{namespace}_*", "shared-read", "k8s-{namespace}", "{namespace}-apps",
+    "{namespace}-{serviceaccount}", "{namespace}_{serviceaccount}", "{namespace}.{serviceaccount}_*", "{namespace}*",
+    "*-{namespace}", "app-*{namespace}", "*.{namespace}", "{serviceaccount}.*", "x-{namespace}-y-*",
+  ])).toEqual(["{namespace}-*", "{namespace}-{serviceaccount}", "{namespace}*", "*-{namespace}", "app-*{namespace}", "{serviceaccount}.*", "x-{namespace}-y-*"]);
   // the hole it warns about: namespace "team" matches namespace "team-a"'s policy
   expect(compilePattern("{namespace}-*", pod("team")).test("team-a-db")).toBe(true);
   expect(compilePattern("{namespace}.*", pod("team")).test("team-a.db")).toBe(false);

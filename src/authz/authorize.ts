@@ -78,13 +78,33 @@ export function authorizePolicies(policies: readonly string[], allowed: readonly
   }
 }
 
+/** Characters a value can contain: namespaces are DNS labels, service accounts DNS subdomains. */
+const NAME_CHARS: Record<keyof Placeholders, RegExp> = { namespace: /[a-z0-9-]/, serviceaccount: /[a-z0-9.-]/ };
+
 /**
- * Patterns where a placeholder is followed by something the value itself
- * could contain: `{namespace}-*` lets namespace `team` match `team-a-db`, the
- * policy of namespace `team-a`. Namespaces are DNS labels ([a-z0-9-]), service
- * accounts DNS subdomains (also `.`), so `{namespace}.*`, `{namespace}_*` and
- * `{serviceaccount}_*` are unambiguous.
+ * Patterns in which one tenant's values can produce another tenant's names:
+ * a `*` reachable from a placeholder through characters its values may
+ * contain (`{namespace}-*` lets namespace `team` match `team-a-db`, the
+ * policy of namespace `team-a`; `*-{namespace}` the same from the left), or
+ * two placeholders joined by such characters (`{namespace}-{serviceaccount}`:
+ * `a-b`+`c` and `a`+`b-c` give the same name). `{namespace}.*`,
+ * `{namespace}_*` and `{namespace}_{serviceaccount}` are unambiguous.
  */
 export function ambiguousPatterns(patterns: readonly string[]): string[] {
-  return patterns.filter((p) => /\{namespace\}[a-z0-9*-]|\{serviceaccount\}[a-z0-9.*-]/.test(p));
+  return patterns.filter((pattern) => {
+    for (const m of pattern.matchAll(TOKEN)) {
+      const chars = NAME_CHARS[m[1] as keyof Placeholders];
+      const right = skipWhile(pattern.slice(m.index + m[0].length), chars);
+      const left = skipWhile([...pattern.slice(0, m.index)].reverse().join(""), chars);
+      if (right.startsWith("*") || right.startsWith("{") || left.startsWith("*")) return true;
+    }
+    return false;
+  });
+}
+
+/** `text` without its leading characters that match `chars`. */
+function skipWhile(text: string, chars: RegExp): string {
+  let i = 0;
+  while (i < text.length && chars.test(text[i] ?? "")) i++;
+  return text.slice(i);
 }

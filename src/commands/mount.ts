@@ -11,7 +11,7 @@ import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
 import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
-import { prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
+import { ensurePrivateStagingRoot, prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
 import { isOurs } from "../volume/tmpfs.ts";
 import { planOwnership } from "../volume/plan.ts";
 
@@ -135,11 +135,11 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     createdAt: now, ttlSeconds: minted.ttlSeconds, state: "active", attempts: 0, lastError: undefined, updatedAt: now,
   };
   let journaled = false;
-  let bound = false;
   try {
     svc.journal.put(entry);
     journaled = true;
     const owner = planOwnership(req);
+    await ensurePrivateStagingRoot(config.stateDir, ctx.tmpfs, svc.journal.lockPath("staging-root.lock"));
     await prepareStaging(stage, ctx.tmpfs);
     await ctx.tmpfs.mount({ dir: stage, mode: owner.dirMode, uid: owner.uid, gid: owner.gid });
     writeVolumeFiles(stage, config.tokenFileName, minted.fileToken, minted.fileJson, owner);
@@ -147,10 +147,12 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     if (ctx.signal.aborted) throw new DriverError("interrupted by a signal before the volume was ready");
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     await ctx.tmpfs.bind(stage, dir);
-    bound = true;
-    await removeStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover is gc's
+    await removeStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover goes at unmount
   } catch (err) {
-    if (bound) await ctx.tmpfs.unmount(dir).catch(() => {});
+    // Judge by the mount table, not by how far we think we got: a `mount --bind` killed
+    // (or timed out) after it took effect still left a mount, which the kubelet would take
+    // for a finished volume. Under the volume lock, our mount at `dir` can only be this attempt's.
+    if (isOurs(ctx.tmpfs.mountAt(dir))) await ctx.tmpfs.unmount(dir).catch(() => {});
     await removeStaging(stage, ctx.tmpfs).catch(() => {});
     try {
       await revokePodToken(svc.rollbackApi, generatorToken, minted);

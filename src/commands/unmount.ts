@@ -5,6 +5,7 @@ import { checkOwnDriver, parsePodVolumePath } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
 import { readGeneratorToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
+import { removeStaging, stagingDir } from "../volume/staging.ts";
 import { teardownVolume } from "../volume/teardown.ts";
 
 /**
@@ -26,6 +27,8 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
   const lock = await journal.lockVolume(volume);
   try {
     const did = await teardownVolume(volume.dir, ctx.tmpfs);
+    // A mount killed between its bind and its cleanup leaves the staging tmpfs (token inside) behind.
+    await removeStaging(stagingDir(config.stateDir, volume), ctx.tmpfs);
     const entry = journal.get(volume);
     if (!entry) {
       ctx.trace.detail = `${did}; no journal entry, nothing to revoke`;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { acquireLock, sameInode, tryLock } from "./lock.ts";
@@ -32,13 +32,19 @@ test("the race gc's pruning opens: a lock taken on an inode that was unlinked me
   fresh.release();
 });
 
-test("a lock whose path was replaced between open and flock is retaken on the new file", () => {
+test("a lock whose file is unlinked between open and flock is retaken on a file that is still there", () => {
   const path = join(dir, "c.lock");
-  const stale = tryLock(path)!;
-  stale.release();
-  renameSync(path, join(dir, "c.old"));
-  const fresh = tryLock(path)!;
-  expect(fresh).toBeDefined();
+  let unlinked = false;
+  const lock = tryLock(path, {
+    afterOpen: () => {
+      if (unlinked) return;
+      unlinked = true;
+      unlinkSync(path); // gc prunes the idle lock right after our open
+    },
+  })!;
+  expect(unlinked).toBe(true);
+  // Without the inode check this lock would sit on the unlinked inode and exclude nobody.
+  expect(existsSync(path)).toBe(true);
   expect(tryLock(path)).toBeUndefined();
-  fresh.release();
+  lock.release();
 });

@@ -39,7 +39,7 @@ export interface Lock {
  * gc may unlink an idle lock file between our open and our flock, and a lock
  * on an unlinked inode would exclude nobody.
  */
-export function tryLock(path: string): Lock | undefined {
+export function tryLock(path: string, testHooks: { afterOpen?: () => void } = {}): Lock | undefined {
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
@@ -47,6 +47,7 @@ export function tryLock(path: string): Lock | undefined {
     } catch (err) {
       throw new StateError(`cannot open lock ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
+    testHooks.afterOpen?.();
     if (flock()(fd, LOCK_EX | LOCK_NB) !== 0) {
       closeSync(fd);
       return undefined;

@@ -42,7 +42,7 @@ export interface ClientDeps {
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|EPROTO|HANDSHAKE|SSL|TLS/i;
 /** Errors raised before any byte of the request left: Vault saw nothing. */
-const CONNECT_CODES = /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH)$/;
+const CONNECT_CODES = /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|ENOENT)$/;
 /** The Go client follows these once (not 308). */
 const REDIRECTS = new Set([301, 302, 307]);
 
@@ -106,8 +106,9 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
         const ok = (response.status >= 200 && response.status < 400) || request.acceptStatus?.includes(response.status);
         if (ok) return { status: response.status, body: text.trim() === "" ? null : (JSON.parse(text) as T) };
         const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
-        failure = responseError(request.method, display, response.status, text, retryAfterMs);
-        outcome = { kind: "status", status: response.status, retryAfterMs };
+        const error = responseError(request.method, display, response.status, text, retryAfterMs);
+        failure = error;
+        outcome = { kind: "status", status: response.status, retryAfterMs, fromVault: !error.raw };
       } catch (err) {
         // A bad CA or client-certificate file is the node's config, not the network: no retry.
         if (err instanceof VaultResponseError || err instanceof ConfigError) throw err;

@@ -29,8 +29,9 @@ describe("retryDelay", () => {
 
   const once: [string, Outcome, number | undefined][] = [
     ["retries a refused connection", { kind: "connect" }, 1250],
-    ["retries 503 (sealed: not processed)", { kind: "status", status: 503 }, 1250],
-    ["retries 429 and 412", { kind: "status", status: 429 }, 1250],
+    ["retries Vault's 503 (sealed: not processed)", { kind: "status", status: 503, fromVault: true }, 1250],
+    ["does not retry a proxy's 503 (Envoy answers it after forwarding)", { kind: "status", status: 503, fromVault: false }, undefined],
+    ["retries 429 and 412 from Vault", { kind: "status", status: 429, fromVault: true }, 1250],
     ["does not retry 500 (Vault may have minted)", { kind: "status", status: 500 }, undefined],
     ["does not retry 502/504 (a proxy may have forwarded it)", { kind: "status", status: 504 }, undefined],
     ["does not retry a reset or cut-off body", { kind: "network" }, undefined],

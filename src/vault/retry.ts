@@ -5,14 +5,21 @@
  *
  * One departure: a call that is not idempotent (token create) is retried only
  * when Vault cannot have acted on it: the connection never opened, or Vault
- * said it did not process it (412, 429, 503). Retrying after a 500, a reset or
+ * itself (its JSON error body, not a proxy's) said it did not process it
+ * (412, 429, 503). Retrying after a 500, a reset or
  * a cut-off body could mint a second token nobody knows about.
  */
 
 export const DEFAULT_RETRY = Object.freeze({ minWaitMs: 1000, maxWaitMs: 1500 });
 
 export type Outcome =
-  | { readonly kind: "status"; readonly status: number; readonly retryAfterMs?: number | undefined }
+  | {
+      readonly kind: "status";
+      readonly status: number;
+      readonly retryAfterMs?: number | undefined;
+      /** The body was Vault's `{"errors":[...]}`, not a proxy's page (Envoy answers 503 after forwarding). */
+      readonly fromVault?: boolean;
+    }
   /** The request may have reached Vault (reset, cut-off body). */
   | { readonly kind: "network" }
   /** The connection never opened (refused, DNS): Vault saw nothing. */
@@ -45,7 +52,7 @@ export function retryDelay({ outcome, attempt, maxRetries, remainingMs, random =
   if (outcome.kind === "tls" || outcome.kind === "aborted") return undefined;
   if (outcome.kind === "status" && !isRetryableStatus(outcome.status)) return undefined;
   if (!idempotent && outcome.kind === "network") return undefined;
-  if (!idempotent && outcome.kind === "status" && !NOT_PROCESSED.has(outcome.status)) return undefined;
+  if (!idempotent && outcome.kind === "status" && !(NOT_PROCESSED.has(outcome.status) && outcome.fromVault)) return undefined;
   const { minWaitMs, maxWaitMs } = DEFAULT_RETRY;
   let delay = (minWaitMs + random() * (maxWaitMs - minWaitMs)) * (attempt + 1);
   if (outcome.kind === "status" && (outcome.status === 429 || outcome.status === 503) && outcome.retryAfterMs !== undefined) {

@@ -9,6 +9,8 @@ export interface MountEntry {
   readonly mountOptions: readonly string[];
   /** Superblock options (size, mode, uid, gid for tmpfs). */
   readonly superOptions: readonly string[];
+  /** Propagation tags (`shared:N`, `master:N`, `unbindable`); empty for a private mount. */
+  readonly propagation: readonly string[];
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
@@ -29,6 +31,7 @@ export function parseMountInfo(text: string): MountEntry[] {
       fsType: fields[sep + 1] ?? "",
       source: unescape(fields[sep + 2] ?? ""),
       superOptions: (fields[sep + 3] ?? "").split(","),
+      propagation: fields.slice(6, sep),
     });
   }
   return entries;

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { acquireLock } from "../state/lock.ts";
 import { isOurs, type Tmpfs } from "./tmpfs.ts";
 
 /**
@@ -10,7 +11,31 @@ import { isOurs, type Tmpfs } from "./tmpfs.ts";
  * even for the instant between a mount and a write, and not after a crash.
  */
 export function stagingDir(stateDir: string, key: { podUid: string; volumeName: string }): string {
-  return join(stateDir, "staging", `${key.podUid}_${key.volumeName}`);
+  return join(stagingRoot(stateDir), `${key.podUid}_${key.volumeName}`);
+}
+
+const stagingRoot = (stateDir: string) => join(stateDir, "staging");
+
+/**
+ * Makes `<stateDir>/staging` a private mount point, once per boot, so a
+ * staging tmpfs (a token inside) never propagates into other mount
+ * namespaces that share `/` (containers with an rshared hostPath, say). The
+ * bind onto the pod's dir still propagates like any volume mount.
+ */
+export async function ensurePrivateStagingRoot(stateDir: string, tmpfs: Tmpfs, lockPath: string): Promise<void> {
+  const root = stagingRoot(stateDir);
+  const isPrivate = () => {
+    const m = tmpfs.mountAt(root);
+    return m !== undefined && !m.propagation.some((t) => t.startsWith("shared:"));
+  };
+  if (isPrivate()) return;
+  const lock = await acquireLock(lockPath, 30_000);
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    if (!isPrivate()) await tmpfs.makePrivateMountPoint(root);
+  } finally {
+    lock.release();
+  }
 }
 
 /** A fresh, empty staging dir (0700). Any leftover of a crashed attempt is removed first. */
@@ -28,7 +53,7 @@ export async function removeStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
 /** Staging dirs in the state dir, by `<podUid>_<volume>` key; for gc. */
 export function listStaging(stateDir: string): { name: string; path: string }[] {
   try {
-    return readdirSync(join(stateDir, "staging")).map((name) => ({ name, path: join(stateDir, "staging", name) }));
+    return readdirSync(stagingRoot(stateDir)).map((name) => ({ name, path: join(stagingRoot(stateDir), name) }));
   } catch {
     return [];
   }

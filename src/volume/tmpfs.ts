@@ -87,6 +87,12 @@ export function createTmpfs(run: Runner = spawnRunner, mountInfo: () => MountEnt
       await exec([findBinary("mount"), "-o", "remount,ro,bind", dir], `remount ${dir} read-only`);
     },
 
+    /** Makes `dir` a mount point of its own with private propagation: mounts below it stay in this namespace. */
+    async makePrivateMountPoint(dir: string): Promise<void> {
+      if (!mountAt(mountInfo(), dir)) await exec([findBinary("mount"), "--bind", dir, dir], `bind ${dir} onto itself`);
+      await exec([findBinary("mount"), "--make-private", dir], `make ${dir} private`);
+    },
+
     /** Makes the tmpfs mounted at `source` appear, complete, at `target` in one step. */
     async bind(source: string, target: string): Promise<void> {
       await exec([findBinary("mount"), "--bind", source, target], `bind ${source} onto ${target}`);
