@@ -34,12 +34,7 @@ export const CAPABILITIES: Capabilities = Object.freeze({
 });
 
 /** Commands this driver implements; the kubelet must never see "Not supported" for these. */
-export const DRIVER_COMMANDS = ["init", "mount", "unmount"] as const;
-export type DriverCommand = (typeof DRIVER_COMMANDS)[number];
-
-export function isDriverCommand(cmd: string | undefined): cmd is DriverCommand {
-  return (DRIVER_COMMANDS as readonly string[]).includes(cmd ?? "");
-}
+export type DriverCommand = "init" | "mount" | "unmount";
 
 export const success = (message?: string): DriverResult => (message ? { status: "Success", message } : { status: "Success" });
 export const failure = (message: string): DriverResult => ({ status: "Failure", message });

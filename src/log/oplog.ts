@@ -41,5 +41,3 @@ export function createOpLog(file: string | null, now: () => Date = () => new Dat
     },
   };
 }
-
-export const NULL_LOG: OpLog = { write() {} };

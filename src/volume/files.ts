@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { MountError, errorMessage } from "../errors.ts";
-import { TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
+import { writeFileAtomic } from "../fsutil/atomic.ts";
 import type { Ownership } from "./plan.ts";
 
 /** The two files every volume holds: `<name>` (the token) and `<name>.json` (Vault's response). */
@@ -41,20 +41,5 @@ export function emptyDir(dir: string): void {
     const path = join(dir, name);
     if (lstatSync(path).isDirectory()) rmSync(path, { recursive: true, force: true });
     else unlinkSync(path);
-  }
-}
-
-/** The driver's own files (and stray temp files), leaving anything else alone. */
-export function removeVolumeFiles(dir: string, fileName: string): void {
-  const files = volumeFiles(dir, fileName);
-  for (const path of [files.token, files.json]) rmSync(path, { force: true });
-  for (const name of safeReaddir(dir)) if (name.startsWith(TEMP_PREFIX)) rmSync(join(dir, name), { force: true });
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
