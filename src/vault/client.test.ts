@@ -245,6 +245,23 @@ describe("redirects", () => {
   });
 });
 
+test("VAULT_ADDR=unix:///path talks HTTP over that socket (a Vault Agent or proxy listener)", async () => {
+  const socketPath = join(tmpdir(), `vaulttmpfs-test-${process.pid}.sock`);
+  const agent = await VaultEmulator.start({ tls: { cert: pki.serverCert, key: pki.serverKey }, tls_disabled: true, socketPath });
+  try {
+    const api = vaultApi(createVaultClient(cfg({ VAULT_ADDR: agent.url })));
+    expect((await api.health()).health?.initialized).toBe(true);
+    expect((await api.lookupSelf(agent.rootToken)).policies).toEqual(["root"]);
+    expect(agent.requests.at(-1)?.headers["x-vault-request"]).toBe("true");
+  } finally {
+    await agent.stop();
+  }
+  // a socket that is not there: a connect-phase error, so even token create may retry it
+  const err = await vaultApi(createVaultClient(cfg({ VAULT_ADDR: `unix://${socketPath}`, VAULT_MAX_RETRIES: "0" }))).health().catch((e) => e);
+  expect(err).toBeInstanceOf(VaultNetworkError);
+  expect(err.code).toBe("ENOENT");
+});
+
 test("flattenGoMultiError", () => {
   expect(flattenGoMultiError("1 error occurred:\n\t* permission denied\n\n")).toBe("permission denied");
   expect(flattenGoMultiError("2 errors occurred:\n\t* a\n\t* b\n\n")).toBe("a; b");

@@ -38,6 +38,8 @@ export interface EmulatorOptions {
   version?: VaultVersion;
   /** Serve plain HTTP instead of TLS. */
   tls_disabled?: boolean;
+  /** Listen on this unix socket instead of TCP (use with tls_disabled, as Vault Agent's listener does); `url` is then `unix://<path>`. */
+  socketPath?: string;
 }
 
 export class VaultEmulator {
@@ -79,8 +81,14 @@ export class VaultEmulator {
       }, onRequest);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(opts.port ?? 0, hostname, () => { server.off("error", reject); resolve(); });
+      const done = () => { server.off("error", reject); resolve(); };
+      if (opts.socketPath) server.listen(opts.socketPath, done);
+      else server.listen(opts.port ?? 0, hostname, done);
     });
+    if (opts.socketPath) {
+      emulator = new VaultEmulator(server, `unix://${opts.socketPath}`, state, version);
+      return emulator;
+    }
     const { port } = server.address() as AddressInfo;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     emulator = new VaultEmulator(server, `${opts.tls_disabled ? "http" : "https"}://${host}:${port}`, state, version);
