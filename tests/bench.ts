@@ -19,6 +19,8 @@ import { BINARY, goJson, Kubelet } from "./support/kubelet.ts";
 
 const N = Number(process.env.BENCH_N ?? 100);
 const M = Number(process.env.BENCH_BURST ?? 50);
+/** Extra tmpfs mounts to make first, to measure a busy node's mount table (thousands of pod volumes). */
+const EXTRA_MOUNTS = Number(process.env.BENCH_EXTRA_MOUNTS ?? 0);
 
 interface Sample { ms: number; rssKiB: number }
 
@@ -64,6 +66,11 @@ try {
   const kubelet = new Kubelet(join(root, "kubelet"), env);
   const options = (uid: string) => goJson(kubelet.mountOptions({ uid }, { "vault/policies": "app" }));
 
+  for (let i = 0; i < EXTRA_MOUNTS; i++) {
+    const d = join(root, "busy", String(i));
+    Bun.spawnSync(["mkdir", "-p", d]);
+    Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=4k", "busy", d]);
+  }
   for (let i = 0; i < 5; i++) await run(["init"], env); // warm the page cache
   const init: Sample[] = [];
   for (let i = 0; i < N * 2; i++) init.push(await run(["init"], env));
@@ -90,7 +97,7 @@ try {
   const burstUn = await Promise.all(uids.map((uid) => run(["unmount", kubelet.volumeDir(uid)], env)));
   const burstUnWall = performance.now() - t1;
 
-  console.log(`vaulttmpfs benchmark: ${BINARY}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores`);
+  console.log(`vaulttmpfs benchmark: ${BINARY}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores${EXTRA_MOUNTS ? `, ${EXTRA_MOUNTS} extra mounts` : ""}`);
   console.log(`${"call".padEnd(22)} ${"n".padStart(5)} ${"median ms".padStart(9)} ${"p95 ms".padStart(9)} ${"max ms".padStart(9)} ${"RSS MiB".padStart(10)} ${"max MiB".padStart(9)}`);
   row("init", stats(init));
   row("mount (sequential)", stats(mounts));

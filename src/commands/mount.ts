@@ -11,7 +11,7 @@ import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
 import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
-import { ensurePrivateStagingRoot, prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
+import { ensurePrivateStagingRoot, finishStaging, prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
 import { isOurs } from "../volume/tmpfs.ts";
 import { planOwnership } from "../volume/plan.ts";
 
@@ -147,7 +147,7 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     if (ctx.signal.aborted) throw new DriverError("interrupted by a signal before the volume was ready");
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     await ctx.tmpfs.bind(stage, dir);
-    await removeStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover goes at unmount
+    await finishStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover goes at unmount
   } catch (err) {
     // Judge by the mount table, not by how far we think we got: a `mount --bind` killed
     // (or timed out) after it took effect still left a mount, which the kubelet would take

@@ -18,10 +18,21 @@ function unescape(field: string): string {
   return field.replaceAll(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 
-/** Parses `/proc/self/mountinfo` text (proc(5)); malformed lines are skipped. */
-export function parseMountInfo(text: string): MountEntry[] {
+/** The reverse of `unescape`: how a path appears in mountinfo. */
+function escape(path: string): string {
+  return path.replaceAll(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+}
+
+/**
+ * Parses `/proc/self/mountinfo` text (proc(5)); malformed lines are skipped.
+ * With `mentioning`, only lines containing that path are parsed: a busy node
+ * has thousands of mounts, and a mount call looks the table up several times.
+ */
+export function parseMountInfo(text: string, mentioning?: string): MountEntry[] {
   const entries: MountEntry[] = [];
+  const needle = mentioning === undefined ? undefined : ` ${escape(mentioning)}`;
   for (const line of text.split("\n")) {
+    if (needle !== undefined && !line.includes(needle)) continue;
     const fields = line.split(" ");
     const sep = fields.indexOf("-", 6);
     if (sep < 0 || fields.length < sep + 3) continue;
@@ -37,8 +48,9 @@ export function parseMountInfo(text: string): MountEntry[] {
   return entries;
 }
 
-export function readMountInfo(path = "/proc/self/mountinfo"): MountEntry[] {
-  return parseMountInfo(readFileSync(path, "utf8"));
+/** The mount table, or (with `mentioning`) the part of it that can concern that path. */
+export function readMountInfo(mentioning?: string, path = "/proc/self/mountinfo"): MountEntry[] {
+  return parseMountInfo(readFileSync(path, "utf8"), mentioning);
 }
 
 /**

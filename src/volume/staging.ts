@@ -44,8 +44,15 @@ export async function prepareStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+/** After the bind: the pod's dir holds the tmpfs now, so the staging mount (ours, just made) goes. */
+export async function finishStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
+  await tmpfs.unmount(dir);
+  rmdirSync(dir);
+}
+
 /** Unmounts our mounts at the staging dir and removes it; idempotent. */
 export async function removeStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
+  if (!existsSync(dir)) return; // the usual case: nothing left, no need to read the mount table
   for (let top = tmpfs.mountAt(dir), i = 0; isOurs(top) && i < 8; top = tmpfs.mountAt(dir), i++) await tmpfs.unmount(dir);
   if (existsSync(dir) && !tmpfs.mountAt(dir)) rmdirSync(dir);
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { MountError } from "../errors.ts";
-import { mountAt, mountsBelow, readMountInfo, type MountEntry } from "./mountinfo.ts";
+import { canonicalPath, mountAt, mountsBelow, readMountInfo, type MountEntry } from "./mountinfo.ts";
 
 /** Source name of every tmpfs this driver mounts: it marks them as ours in mountinfo. */
 export const TMPFS_SOURCE = "vaulttmpfs";
@@ -55,7 +55,7 @@ export function tmpfsOptions(spec: TmpfsSpec): string {
 }
 
 /** Mounting and unmounting tmpfs with util-linux `mount`/`umount`. */
-export function createTmpfs(run: Runner = spawnRunner, mountInfo: () => MountEntry[] = readMountInfo) {
+export function createTmpfs(run: Runner = spawnRunner, mountInfo: (mentioning?: string) => MountEntry[] = readMountInfo) {
   async function exec(argv: string[], what: string): Promise<void> {
     let result: RunResult;
     try {
@@ -68,14 +68,18 @@ export function createTmpfs(run: Runner = spawnRunner, mountInfo: () => MountEnt
     }
   }
 
+  /** The mount at `dir`, if `dir` is a mount point. */
+  function mountAtDir(dir: string): MountEntry | undefined {
+    const path = canonicalPath(dir);
+    return mountAt(mountInfo(path), path);
+  }
+
   return {
-    /** The mount at `dir`, if `dir` is a mount point. */
-    mountAt(dir: string): MountEntry | undefined {
-      return mountAt(mountInfo(), dir);
-    },
+    mountAt: mountAtDir,
 
     mountsBelow(dir: string): MountEntry[] {
-      return mountsBelow(mountInfo(), dir);
+      const path = canonicalPath(dir);
+      return mountsBelow(mountInfo(`${path}/`), path);
     },
 
     async mount(spec: TmpfsSpec): Promise<void> {
@@ -89,7 +93,7 @@ export function createTmpfs(run: Runner = spawnRunner, mountInfo: () => MountEnt
 
     /** Makes `dir` a mount point of its own with private propagation: mounts below it stay in this namespace. */
     async makePrivateMountPoint(dir: string): Promise<void> {
-      if (!mountAt(mountInfo(), dir)) await exec([findBinary("mount"), "--bind", dir, dir], `bind ${dir} onto itself`);
+      if (!mountAtDir(dir)) await exec([findBinary("mount"), "--bind", dir, dir], `bind ${dir} onto itself`);
       await exec([findBinary("mount"), "--make-private", dir], `make ${dir} private`);
     },
 
