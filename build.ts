@@ -9,6 +9,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { flagValue } from "./src/commands/operator.ts";
 import { buildRelease } from "./src/ops/release.ts";
 import { selectTargets } from "./src/ops/release-targets.ts";
 
@@ -52,13 +53,7 @@ export async function buildBinary({ target, outfile }: BuildTarget, version: str
   if (!result.success) throw new AggregateError(result.logs, `build of ${outfile} failed`);
 }
 
-function flag(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return undefined;
-  const value = process.argv[at + 1];
-  if (value === undefined || value.startsWith("--")) throw new Error(`${name} needs a value`);
-  return value;
-}
+const flag = (name: string) => flagValue(process.argv, name);
 
 if (import.meta.main) {
   const pkg = (await Bun.file(join(root, "package.json")).json()) as { version: string; devDependencies?: Record<string, string> };

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { parseDurationSecond, parseGoBool, parseGoUint32 } from "./env/goparse.ts";
+import { isRoleName } from "./vault/names.ts";
 
 /** Names of every environment variable the driver reads. */
 export const ENV = {
@@ -227,7 +228,7 @@ export function parseList(raw: string): string[] {
 
 function checkRoleTemplate(role: string): void {
   const bare = role.replaceAll(/\{(namespace|serviceaccount)\}/g, "x");
-  if (!/^\w([\w.-]*\w)?$/.test(bare)) {
+  if (!isRoleName(bare)) {
     throw new ConfigError(ENV.ROLE_NAME, `${JSON.stringify(role)} is not a valid Vault token role name (letters, digits, '_', '-', '.'; placeholders {namespace} and {serviceaccount})`);
   }
 }

@@ -1,5 +1,6 @@
 import { ForbiddenError } from "../errors.ts";
 import type { PodIdentity } from "../flex/options.ts";
+import { isRoleName } from "../vault/names.ts";
 
 type Placeholders = { readonly namespace: string; readonly serviceaccount: string };
 
@@ -55,7 +56,7 @@ export function resolveRole(opts: {
   const { requested, allowedRoles, pod } = opts;
   if (requested === undefined) {
     const role = expandTemplate(opts.defaultRole, pod);
-    if (!/^\w([\w.-]*\w)?$/.test(role)) {
+    if (!isRoleName(role)) {
       const hint = pod.serviceAccount === "" && opts.defaultRole.includes("{serviceaccount}") ? "; give the pod a service account" : "";
       throw new ForbiddenError(`the role template ${JSON.stringify(opts.defaultRole)} gives the invalid role name ${JSON.stringify(role)} for ${who(pod)}${hint}`);
     }

@@ -3,7 +3,7 @@ import { loadConfig } from "../config.ts";
 import { services, type Context } from "../context.ts";
 import { errorMessage } from "../errors.ts";
 import { createOpLog } from "../log/oplog.ts";
-import type { Journal, JournalEntry } from "../state/journal.ts";
+import { parseKeyName, type Journal, type JournalEntry } from "../state/journal.ts";
 import { readGeneratorToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import type { VaultApi } from "../vault/api.ts";
@@ -110,9 +110,9 @@ export async function collectGarbage(opts: {
 async function cleanStaleStaging(journal: Journal, tmpfs: Tmpfs): Promise<number> {
   let cleaned = 0;
   for (const { name, path } of listStaging(journal.stateDir)) {
-    const key = /^([^_]+)_(.+)$/.exec(name);
-    if (!key?.[1] || !key[2]) continue;
-    const lock = journal.tryLockVolume({ podUid: key[1], volumeName: key[2] });
+    const key = parseKeyName(name);
+    if (!key) continue;
+    const lock = journal.tryLockVolume(key);
     if (!lock) continue;
     try {
       await removeStaging(path, tmpfs);

@@ -2,6 +2,7 @@ import { InvalidRequestError, errorMessage } from "../errors.ts";
 import { parseDurationSecond, parseGoBool } from "../env/goparse.ts";
 import { parsePodVolumePath, type PodVolumePath } from "./podpath.ts";
 import { SECRET_OPTION_PREFIX } from "./protocol.ts";
+import { isRoleName } from "../vault/names.ts";
 
 /** Who the pod is, from the kubelet's own `kubernetes.io/*` keys (a pod author cannot set those). */
 export interface PodIdentity {
@@ -136,7 +137,7 @@ export function parsePolicies(raw: string | undefined): string[] {
 
 function parseRoleOption(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\w([\w.-]*\w)?$/.test(raw) || raw.length > 128) {
+  if (!isRoleName(raw)) {
     throw new InvalidRequestError(`option ${JSON.stringify(OPTION.role)}: ${JSON.stringify(raw.slice(0, 130))} is not a valid Vault token role name`);
   }
   return raw;

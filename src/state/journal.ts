@@ -38,7 +38,14 @@ export interface VolumeKey {
   readonly volumeName: string;
 }
 
-const keyName = (k: VolumeKey) => `${k.podUid}_${k.volumeName}`;
+/** `<podUid>_<volume>`: unambiguous, pod UIDs have no `_`. Names journal entries, locks and staging dirs. */
+export const keyName = (k: VolumeKey) => `${k.podUid}_${k.volumeName}`;
+
+/** The reverse of `keyName`; undefined for anything else. */
+export function parseKeyName(name: string): VolumeKey | undefined {
+  const m = /^([^_]+)_(.+)$/.exec(name);
+  return m?.[1] && m[2] ? { podUid: m[1], volumeName: m[2] } : undefined;
+}
 
 /**
  * One file per volume under `<stateDir>/volumes`, written atomically (temp,
@@ -125,8 +132,8 @@ export function openJournal(stateDir: string) {
       }
       let pruned = 0;
       for (const name of names) {
-        const key = /^([^_]+)_(.+)\.lock$/.exec(name);
-        if (!key || existsSync(join(volumesDir, `${key[1]}_${key[2]}.json`))) continue;
+        const key = name.endsWith(".lock") ? parseKeyName(name.slice(0, -".lock".length)) : undefined;
+        if (!key || existsSync(pathOf(key))) continue;
         const path = join(locksDir, name);
         try {
           if (nowMs - statSync(path).mtimeMs < olderThanMs) continue;

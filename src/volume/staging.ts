@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { keyName } from "../state/journal.ts";
 import { acquireLock } from "../state/lock.ts";
 import { isOurs, type Tmpfs } from "./tmpfs.ts";
 
@@ -11,7 +12,7 @@ import { isOurs, type Tmpfs } from "./tmpfs.ts";
  * even for the instant between a mount and a write, and not after a crash.
  */
 export function stagingDir(stateDir: string, key: { podUid: string; volumeName: string }): string {
-  return join(stagingRoot(stateDir), `${key.podUid}_${key.volumeName}`);
+  return join(stagingRoot(stateDir), keyName(key));
 }
 
 const stagingRoot = (stateDir: string) => join(stateDir, "staging");
