@@ -9,9 +9,9 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { flagValue } from "./src/commands/operator.ts";
-import { buildRelease } from "./src/ops/release.ts";
-import { selectTargets } from "./src/ops/release-targets.ts";
+import { flagValue } from "./src/ops/flags.ts";
+import { buildRelease } from "./src/ops/release/build.ts";
+import { selectTargets } from "./src/ops/release/targets.ts";
 
 const root = import.meta.dir;
 

@@ -10,7 +10,7 @@ import { bootstrapCommand } from "./commands/bootstrap.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { installCommand } from "./commands/install.ts";
 import { agentCommand } from "./commands/agent.ts";
-import { checkFlags, UsageError, type OperatorIo } from "./commands/operator.ts";
+import { checkFlags, UsageError, type OperatorIo } from "./ops/flags.ts";
 import { COMMIT, VERSION } from "./version.ts";
 
 type OperatorCommand = {

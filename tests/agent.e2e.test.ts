@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import { main } from "../src/cli.ts";
 import { defaultContext } from "../src/context.ts";
-import { sha256File } from "../src/ops/install-hash.ts";
+import { sha256File } from "../src/ops/install/hash.ts";
 import { BINARY, requirePrivateMountNamespace } from "./support/kubelet.ts";
 import { podUid, startWorld, type World } from "./support/world.ts";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/cli.ts";
 import { defaultContext } from "../src/context.ts";
-import { sha256File } from "../src/ops/install-hash.ts";
+import { sha256File } from "../src/ops/install/hash.ts";
 import { BINARY } from "./support/kubelet.ts";
 
 const INOTIFYWAIT = Bun.which("inotifywait");

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sha256File } from "../src/ops/install-hash.ts";
-import { parseSha256Sums } from "../src/ops/release-sums.ts";
-import type { ReleaseManifest } from "../src/ops/release.ts";
+import { sha256File } from "../src/ops/install/hash.ts";
+import { parseSha256Sums } from "../src/ops/release/sums.ts";
+import type { ReleaseManifest } from "../src/ops/release/build.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; devDependencies: Record<string, string> };

@@ -3,14 +3,14 @@ import { services, type Context } from "../context.ts";
 import { formatSeconds } from "../env/goparse.ts";
 import { errorMessage } from "../errors.ts";
 import { createOpLog, type OpLog } from "../log/oplog.ts";
-import { createAgentLog, type AgentLog } from "../ops/agent-log.ts";
-import { repeat } from "../ops/agent-loop.ts";
-import { agentOptions, type AgentOptions } from "../ops/agent-options.ts";
-import { gcFailed, gcTicker, renewFailed, renewTick, type TaskDeps } from "../ops/agent-tasks.ts";
-import { installDriver } from "../ops/install.ts";
-import { installSource } from "../ops/install-source.ts";
+import { createAgentLog, type AgentLog } from "../ops/agent/log.ts";
+import { repeat } from "../ops/agent/loop.ts";
+import { agentOptions, type AgentOptions } from "../ops/agent/options.ts";
+import { gcFailed, gcTicker, renewFailed, renewTick, type TaskDeps } from "../ops/agent/tasks.ts";
+import { installDriver } from "../ops/install/copy.ts";
+import { installSource } from "../ops/install/source.ts";
 import { describeInstall } from "./install.ts";
-import type { OperatorIo } from "./operator.ts";
+import type { OperatorIo } from "../ops/flags.ts";
 
 const every = (ms: number) => (ms % 1000 === 0 ? formatSeconds(ms / 1000) : `${ms}ms`);
 

@@ -2,17 +2,17 @@ import { loadConfig, type DriverConfig } from "../config.ts";
 import { services, type Context } from "../context.ts";
 import { DriverError, errorMessage } from "../errors.ts";
 import { formatSeconds } from "../env/goparse.ts";
-import { describeNeeds, generatorNeeds, unmetNeeds } from "../ops/capabilities.ts";
+import { describeNeeds, generatorNeeds, unmetNeeds } from "../ops/doctor/capabilities.ts";
 import {
   checkTarget, DEFAULT_POLICY, generatorTokenRequest, parseBootstrapFlags, parsePolicies, parseTokenPath,
   TOKEN_FILE_MODE, writeTokenFile, type BootstrapFlags,
-} from "../ops/bootstrap.ts";
-import { NO_CREDENTIALS, signIn, type Session } from "../ops/signin.ts";
-import { openTerminal, PromptInterrupted, type Prompter } from "../ops/terminal.ts";
+} from "../ops/bootstrap/plan.ts";
+import { NO_CREDENTIALS, signIn, type Session } from "../ops/bootstrap/signin.ts";
+import { openTerminal, PromptInterrupted, type Prompter } from "../ops/bootstrap/terminal.ts";
 import { readGeneratorToken } from "../token/generator.ts";
 import type { SecretAuth, VaultApi } from "../vault/api.ts";
 import { isVaultStatus, VaultResponseError } from "../vault/errors.ts";
-import type { OperatorIo } from "./operator.ts";
+import type { OperatorIo } from "../ops/flags.ts";
 
 /**
  * `vaulttmpfs bootstrap`: creates this node's generator token (create-orphan,

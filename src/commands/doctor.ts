@@ -1,8 +1,8 @@
 import type { Context } from "../context.ts";
-import { isHealthy, renderJson, renderText } from "../ops/doctor-report.ts";
-import { runDoctor } from "../ops/doctor-run.ts";
-import { installTargetFlags } from "../ops/install-name.ts";
-import type { OperatorIo } from "./operator.ts";
+import { isHealthy, renderJson, renderText } from "../ops/doctor/report.ts";
+import { runDoctor } from "../ops/doctor/run.ts";
+import { installTargetFlags } from "../ops/install/name.ts";
+import type { OperatorIo } from "../ops/flags.ts";
 
 /**
  * `vaulttmpfs doctor`: a read-only preflight of this node (config, Vault, TLS,

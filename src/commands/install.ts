@@ -2,10 +2,10 @@ import { logFileFrom } from "../config.ts";
 import type { Context } from "../context.ts";
 import { errorMessage } from "../errors.ts";
 import { createOpLog } from "../log/oplog.ts";
-import { installDriver, type InstallResult } from "../ops/install.ts";
-import { installTargetFlags } from "../ops/install-name.ts";
-import { installSource } from "../ops/install-source.ts";
-import type { OperatorIo } from "./operator.ts";
+import { installDriver, type InstallResult } from "../ops/install/copy.ts";
+import { installTargetFlags } from "../ops/install/name.ts";
+import { installSource } from "../ops/install/source.ts";
+import type { OperatorIo } from "../ops/flags.ts";
 
 /** One line for people (and the agent's log): what happened, where, and which bytes. */
 export function describeInstall(r: InstallResult): string {

@@ -4,7 +4,7 @@ import { errorMessage } from "../errors.ts";
 import { formatSeconds, parseDurationSecond } from "../env/goparse.ts";
 import { createOpLog } from "../log/oplog.ts";
 import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
-import { flagValue, type OperatorIo } from "./operator.ts";
+import { flagValue, type OperatorIo } from "../ops/flags.ts";
 
 /**
  * `vaulttmpfs renew-token [--min-ttl DURATION] [--json]`: always renews the

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { UsageError } from "../commands/operator.ts";
-import { DEFAULT_PLUGIN_DIR, installTargetFlags, parseDriverName } from "./install-name.ts";
+import { UsageError } from "../flags.ts";
+import { DEFAULT_PLUGIN_DIR, installTargetFlags, parseDriverName } from "./name.ts";
 
 describe("parseDriverName", () => {
   test("splits vendor~name the way the kubelet's prober does", () => {

@@ -1,5 +1,5 @@
 /** How doctor results are shown: aligned text for a person, one JSON document for a script. */
-import type { CheckResult, CheckStatus } from "./doctor-checks.ts";
+import type { CheckResult, CheckStatus } from "./checks.ts";
 
 /** Warnings and skips are allowed; any failure is not. */
 export function isHealthy(results: readonly CheckResult[]): boolean {

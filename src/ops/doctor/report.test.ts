@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { fail, ok, skip, warn } from "./doctor-checks.ts";
-import { isHealthy, renderJson, renderText } from "./doctor-report.ts";
+import { fail, ok, skip, warn } from "./checks.ts";
+import { isHealthy, renderJson, renderText } from "./report.ts";
 
 const results = [ok("config", "fine"), warn("tls", "skip-verify", "unset it"), fail("capabilities", "may not create", "grant it"), skip("role", "later")];
 

@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
-import type { Env } from "../config.ts";
-import { DriverError } from "../errors.ts";
+import type { Env } from "../../config.ts";
+import { DriverError } from "../../errors.ts";
 
 /**
  * TEST-ONLY hook: names the file `install` copies instead of the running

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { DriverError, errorMessage } from "../errors.ts";
-import { fsyncDir } from "../fsutil/atomic.ts";
-import { copyHashing, sha256File } from "./install-hash.ts";
-import type { DriverName } from "./install-name.ts";
+import { DriverError, errorMessage } from "../../errors.ts";
+import { fsyncDir } from "../../fsutil/atomic.ts";
+import { copyHashing, sha256File } from "./hash.ts";
+import type { DriverName } from "./name.ts";
 
 export interface InstallResult {
   readonly status: "installed" | "unchanged";

@@ -1,5 +1,5 @@
-import type { OpLog, OpRecord } from "../log/oplog.ts";
-import type { Output } from "../output.ts";
+import type { OpLog, OpRecord } from "../../log/oplog.ts";
+import type { Output } from "../../output.ts";
 
 export interface AgentLog {
   /** One timestamped line on stdout (the container log) and, when given, one record in the op log. */

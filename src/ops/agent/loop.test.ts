@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { repeat, sleep } from "./agent-loop.ts";
+import { repeat, sleep } from "./loop.ts";
 
 test("sleep ends as soon as the signal aborts, and at once when it already has", async () => {
   const ctl = new AbortController();

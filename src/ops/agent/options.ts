@@ -1,7 +1,7 @@
-import { flagValue, UsageError } from "../commands/operator.ts";
-import { parseDurationSecond } from "../env/goparse.ts";
-import { errorMessage } from "../errors.ts";
-import { installTargetFlags, type DriverName } from "./install-name.ts";
+import { flagValue, UsageError } from "../flags.ts";
+import { parseDurationSecond } from "../../env/goparse.ts";
+import { errorMessage } from "../../errors.ts";
+import { installTargetFlags, type DriverName } from "../install/name.ts";
 
 export interface AgentOptions {
   readonly pluginDir: string;

@@ -4,17 +4,17 @@
  * each broken thing shows up as exactly one failure.
  */
 import { existsSync, statSync } from "node:fs";
-import { loadConfig, type DriverConfig } from "../config.ts";
-import { services, type Context } from "../context.ts";
-import { errorMessage } from "../errors.ts";
-import { readGeneratorToken } from "../token/generator.ts";
-import type { VaultApi } from "../vault/api.ts";
+import { loadConfig, type DriverConfig } from "../../config.ts";
+import { services, type Context } from "../../context.ts";
+import { errorMessage } from "../../errors.ts";
+import { readGeneratorToken } from "../../token/generator.ts";
+import type { VaultApi } from "../../vault/api.ts";
 import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
 import {
   attempt, checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
   type CheckResult, type FileFacts, type HealthProbe,
-} from "./doctor-checks.ts";
-import { checkInstall, checkMountTest, checkMountTools, checkStateDir, type PluginLocation, type RunningBinary } from "./doctor-node.ts";
+} from "./checks.ts";
+import { checkInstall, checkMountTest, checkMountTools, checkStateDir, type PluginLocation, type RunningBinary } from "./node.ts";
 
 export interface DoctorOptions {
   readonly location: PluginLocation;

@@ -3,9 +3,9 @@
  * set, else an LDAP login typed at the terminal. The password is read with
  * echo off from /dev/tty: never argv (visible in ps), never the environment.
  */
-import { DriverError, errorMessage } from "../errors.ts";
-import type { VaultApi } from "../vault/api.ts";
-import { UsageError } from "../commands/operator.ts";
+import { DriverError, errorMessage } from "../../errors.ts";
+import type { VaultApi } from "../../vault/api.ts";
+import { UsageError } from "../flags.ts";
 import type { Prompter } from "./terminal.ts";
 
 export const NO_CREDENTIALS =

@@ -3,7 +3,7 @@
  * shared by `bootstrap` (which checks a freshly created token before writing
  * it) and `doctor` (which checks the installed one).
  */
-import { expandTemplate } from "../authz/authorize.ts";
+import { expandTemplate } from "../../authz/authorize.ts";
 
 /** Stand-in pod for a role template: `{namespace}` and `{serviceaccount}` both become this. */
 export const SAMPLE_NAME = "default";

@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from "node:path";
-import { flagValue, UsageError } from "../commands/operator.ts";
+import { flagValue, UsageError } from "../flags.ts";
 
 /** The kubelet's own default (`DefaultVolumePluginDir`); distros move it, see docs/install-agent-release.md. */
 export const DEFAULT_PLUGIN_DIR = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec";

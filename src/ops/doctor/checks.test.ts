@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { loadConfig } from "../config.ts";
-import { ConfigError } from "../errors.ts";
-import type { HealthStatus, LookupSelfData, RoleData } from "../vault/api.ts";
-import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "../vault/errors.ts";
+import { loadConfig } from "../../config.ts";
+import { ConfigError } from "../../errors.ts";
+import type { HealthStatus, LookupSelfData, RoleData } from "../../vault/api.ts";
+import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "../../vault/errors.ts";
 import { generatorNeeds } from "./capabilities.ts";
-import { checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, type HealthProbe } from "./doctor-checks.ts";
+import { checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, type HealthProbe } from "./checks.ts";
 
 const vault = (env: Record<string, string> = {}) => loadConfig({ VAULT_ADDR: "https://vault:8200", VAULT_CACERT: "/etc/ca.pem", ...env }).vault;
 const healthy: HealthStatus = { initialized: true, sealed: false, standby: false, version: "1.17.0" };

@@ -4,12 +4,12 @@
  * answer or error) and returns one result with a reason and a fix; the calls
  * themselves are made in doctor-run.ts.
  */
-import type { DriverConfig, VaultConfig } from "../config.ts";
-import { ConfigError, errorMessage } from "../errors.ts";
-import { formatSeconds } from "../env/goparse.ts";
-import type { HealthStatus, LookupSelfData, RoleData } from "../vault/api.ts";
-import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError, isVaultStatus } from "../vault/errors.ts";
-import { ambiguousPatterns } from "../authz/authorize.ts";
+import type { DriverConfig, VaultConfig } from "../../config.ts";
+import { ConfigError, errorMessage } from "../../errors.ts";
+import { formatSeconds } from "../../env/goparse.ts";
+import type { HealthStatus, LookupSelfData, RoleData } from "../../vault/api.ts";
+import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError, isVaultStatus } from "../../vault/errors.ts";
+import { ambiguousPatterns } from "../../authz/authorize.ts";
 import { describeNeeds, sampleRole, unmetNeeds, type CapabilityNeed } from "./capabilities.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";

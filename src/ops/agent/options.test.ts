@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { UsageError } from "../commands/operator.ts";
-import { agentOptions, DEFAULT_INTERVAL_MS } from "./agent-options.ts";
+import { UsageError } from "../flags.ts";
+import { agentOptions, DEFAULT_INTERVAL_MS } from "./options.ts";
 
 test("defaults: install, both intervals one minute", () => {
   expect(agentOptions([])).toMatchObject({ install: true, gcIntervalMs: DEFAULT_INTERVAL_MS, renewCheckIntervalMs: 60_000, driver: { pluginName: "cloudwatt/vaulttmpfs" } });

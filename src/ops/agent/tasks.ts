@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
-import { collectGarbage, type GcItem } from "../commands/gc.ts";
-import type { DriverConfig } from "../config.ts";
-import type { Services } from "../context.ts";
-import { formatSeconds } from "../env/goparse.ts";
-import { errorMessage } from "../errors.ts";
-import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
-import type { Tmpfs } from "../volume/tmpfs.ts";
-import type { AgentLog } from "./agent-log.ts";
+import { collectGarbage, type GcItem } from "../../gc/collect.ts";
+import type { DriverConfig } from "../../config.ts";
+import type { Services } from "../../context.ts";
+import { formatSeconds } from "../../env/goparse.ts";
+import { errorMessage } from "../../errors.ts";
+import { readGeneratorToken, renewGeneratorIfDue } from "../../token/generator.ts";
+import type { Tmpfs } from "../../volume/tmpfs.ts";
+import type { AgentLog } from "./log.ts";
 
 export interface TaskDeps {
   readonly config: DriverConfig;

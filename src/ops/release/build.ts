@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sha256File } from "./install-hash.ts";
-import { renderSha256Sums } from "./release-sums.ts";
-import { BUILD_BASENAME, type ReleaseTarget } from "./release-targets.ts";
+import { sha256File } from "../install/hash.ts";
+import { renderSha256Sums } from "./sums.ts";
+import { BUILD_BASENAME, type ReleaseTarget } from "./targets.ts";
 
 export interface ReleaseInputs {
   readonly outDir: string;

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../commands/operator.ts";
-import { checkTarget, ensureParentDirs, generatorTokenRequest, parseBootstrapFlags, TargetExistsError, writeTokenFile } from "./bootstrap.ts";
+import { UsageError } from "../flags.ts";
+import { checkTarget, ensureParentDirs, generatorTokenRequest, parseBootstrapFlags, TargetExistsError, writeTokenFile } from "./plan.ts";
 
 describe("parseBootstrapFlags", () => {
   test("defaults: ask for policy and path, 24h period, ldap mount, no force", () => {

@@ -4,12 +4,12 @@
  */
 import { chmodSync, lstatSync, mkdirSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
-import { DriverError, errorMessage } from "../errors.ts";
-import { parseDurationSecond } from "../env/goparse.ts";
-import { writeFileAtomic } from "../fsutil/atomic.ts";
-import { TOKEN_CREATOR } from "../token/mint.ts";
-import type { TokenCreateRequest } from "../vault/api.ts";
-import { flagValue, UsageError } from "../commands/operator.ts";
+import { DriverError, errorMessage } from "../../errors.ts";
+import { parseDurationSecond } from "../../env/goparse.ts";
+import { writeFileAtomic } from "../../fsutil/atomic.ts";
+import { TOKEN_CREATOR } from "../../token/mint.ts";
+import type { TokenCreateRequest } from "../../vault/api.ts";
+import { flagValue, UsageError } from "../flags.ts";
 
 export const DEFAULT_POLICY = "applications_token_creator";
 export const DEFAULT_PERIOD = "24h";

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { buildRelease, checkPinnedBun } from "./release.ts";
-import { parseSha256Sums, renderSha256Sums } from "./release-sums.ts";
-import { RELEASE_TARGETS, selectTargets } from "./release-targets.ts";
+import { buildRelease, checkPinnedBun } from "./build.ts";
+import { parseSha256Sums, renderSha256Sums } from "./sums.ts";
+import { RELEASE_TARGETS, selectTargets } from "./targets.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "vaulttmpfs-release-unit-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { INSTALL_SOURCE_ENV, installSource } from "./install-source.ts";
+import { INSTALL_SOURCE_ENV, installSource } from "./source.ts";
 
 const compiled = { execPath: "/opt/vaulttmpfs", standalone: true };
 const interpreted = { execPath: "/usr/local/bin/bun", standalone: false };

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Tmpfs } from "../volume/tmpfs.ts";
-import { checkInstall, checkMountTest, checkMountTools, checkStateDir, executablePath, sameContents } from "./doctor-node.ts";
-import { parseDriverName } from "./install-name.ts";
+import type { Tmpfs } from "../../volume/tmpfs.ts";
+import { checkInstall, checkMountTest, checkMountTools, checkStateDir, executablePath, sameContents } from "./node.ts";
+import { parseDriverName } from "../install/name.ts";
 
 const root = mkdtempSync(join(tmpdir(), "vaulttmpfs-doctor-unit-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

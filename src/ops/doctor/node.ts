@@ -5,11 +5,11 @@
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmdirSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { errorMessage } from "../errors.ts";
-import { TEMP_PREFIX } from "../fsutil/atomic.ts";
-import type { Tmpfs } from "../volume/tmpfs.ts";
-import { fail, ok, skip, warn, type CheckResult } from "./doctor-checks.ts";
-import type { DriverName } from "./install-name.ts";
+import { errorMessage } from "../../errors.ts";
+import { TEMP_PREFIX } from "../../fsutil/atomic.ts";
+import type { Tmpfs } from "../../volume/tmpfs.ts";
+import { fail, ok, skip, warn, type CheckResult } from "./checks.ts";
+import type { DriverName } from "../install/name.ts";
 
 /** Where src/volume/tmpfs.ts looks for mount and umount, in its order. */
 export const MOUNT_TOOL_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] as const;
