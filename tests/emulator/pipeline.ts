@@ -4,7 +4,7 @@
  * CheckToken (token → 403, ACL → 403), UseToken, routing (404/405), handler,
  * unrecognized-parameter warnings, response wrapping, reply.
  */
-import { MOUNTS, type Ctx, type Op, type Route, type VaultVersion } from "./context.ts";
+import { MOUNTS, isOpenBao, type Ctx, type Op, type Route, type VaultVersion } from "./context.ts";
 import { goList, goQuote, multiError, parseGoBool } from "./gotext.ts";
 import type { EmulatorState } from "./state.ts";
 import { SYS_ROUTES, capabilitiesOf, health } from "./sys-handlers.ts";
@@ -161,7 +161,7 @@ function checkToken(ctx: Ctx, version: VaultVersion): void {
   if (ctx.clientToken === "") throw forbidden("permission denied");
   const te = ctx.state.get(ctx.clientToken);
   if (te === undefined) {
-    throw forbidden(version === "1.14.8" ? "permission denied" : multiError(["permission denied", "invalid token"]));
+    throw forbidden(version === "1.14.8" || isOpenBao(version) ? "permission denied" : multiError(["permission denied", "invalid token"]));
   }
   const caps = capabilitiesOf(ctx.state, te.policies, ctx.path);
   if (!caps.includes("root") && !caps.includes(CAPABILITY[ctx.op])) throw new ApiError(403, [PERMISSION_DENIED_ACL]);
