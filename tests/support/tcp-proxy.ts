@@ -46,7 +46,8 @@ export async function startTcpProxy(upstreamPort: number, upstreamHost = "127.0.
     client.on("error", () => {});
     if (mode === "hold") {
       held.add(client);
-      client.pause();
+      // Read and drop: nothing reaches the server, and the client's close is still seen.
+      client.on("data", () => {});
       return;
     }
     const upstream = net.connect(upstreamPort, upstreamHost);
@@ -99,9 +100,11 @@ export async function startTcpProxy(upstreamPort: number, upstreamHost = "127.0.
     async setMode(next) {
       if (next === mode) return;
       if (next === "refuse") {
-        await closeListener();
         // Established connections are cut too: the server went away.
+        // (server.close() waits for them, so they go first.)
+        const closing = closeListener();
         for (const s of live) s.destroy();
+        await closing;
       } else if (mode === "refuse") {
         // Re-listen on the same port; retry briefly in case the kernel still holds it.
         for (let i = 0; ; i++) {
@@ -123,8 +126,9 @@ export async function startTcpProxy(upstreamPort: number, upstreamHost = "127.0.
       held.clear();
     },
     async stop() {
-      await closeListener();
+      const closing = closeListener();
       for (const s of live) s.destroy();
+      await closing;
     },
   };
 }
