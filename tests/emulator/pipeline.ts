@@ -106,7 +106,12 @@ export function processRequest(state: EmulatorState, version: VaultVersion, inc:
   }
   let path: string;
   try { path = decodeURIComponent(inc.pathname.slice(4)); } catch { path = inc.pathname.slice(4); }
-  if (path === "sys/health") return health(state, version, inc.method, inc.query);
+  if (path === "sys/health") {
+    // OpenBao 2.6.2 serves sys/health in the root namespace only.
+    const ns = (inc.headers["x-vault-namespace"] ?? "").replace(/^\/+|\/+$/g, "");
+    if (isOpenBao(version) && ns !== "" && ns !== "root") return errorReply(400, ["operation unavailable in namespaces"]);
+    return health(state, version, inc.method, inc.query);
+  }
   try {
     return dispatch(state, version, inc, path);
   } catch (e) {
