@@ -67,7 +67,7 @@ export async function runOperatorShell(bao: BaoServer, script: string, opts: { t
   const path = [bin, opts.extraPath, "/usr/sbin:/usr/bin:/sbin:/bin"].filter(Boolean).join(":");
   const child = Bun.spawn(["sh", "-eu", "-c", script], {
     cwd: REPO,
-    env: { ...bao.cliEnv(opts.token ? { VAULT_TOKEN: opts.token } : {}), PATH: path, ...opts.env },
+    env: { ...bao.cliEnv(opts.token ? { VAULT_TOKEN: opts.token } : {}), ...opts.env, PATH: path },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
