@@ -8,6 +8,7 @@
  */
 import { expect, test } from "bun:test";
 import { startBao, type BaoServer } from "../support/bao.ts";
+import { startSlapd, type Slapd } from "../support/slapd.ts";
 import { testPki } from "../support/world.ts";
 import { VaultEmulator, type VaultVersion } from "../emulator/index.ts";
 import { describeReal } from "./world.ts";
@@ -18,7 +19,10 @@ interface Target {
   api: Api;
   root: string;
   writePolicy(name: string, hcl: string, rules: Array<{ path: string; capabilities: string[] }>): Promise<void>;
+  /** LDAP user alice (in group k8s-node-admins → policy vaulttmpfs-bootstrap) on auth/ldap. */
+  setupLdap(): Promise<void>;
 }
+const LDAP_PASSWORD = "c0rrect-h0rse-battery";
 
 const GENERATOR_HCL = [
   { path: "auth/token/create/applications", capabilities: ["create", "update"] },
@@ -46,7 +50,7 @@ function shape(r: { status: number; json: any; text: string }): unknown {
   if (j.data && typeof j.data === "object") {
     const d = j.data;
     out.dataKeys = Object.keys(d).sort();
-    for (const k of ["policies", "meta", "role", "orphan", "path", "period", "creation_ttl", "display_name", "num_uses", "renewable", "type", "allowed_policies", "disallowed_policies", "token_period", "allowed_policies_glob"]) if (k in d) (out as any)[`data.${k}`] = d[k];
+    for (const k of ["policies", "meta", "entity_id", "role", "orphan", "path", "period", "creation_ttl", "display_name", "num_uses", "renewable", "type", "allowed_policies", "disallowed_policies", "token_period", "allowed_policies_glob"]) if (k in d) (out as any)[`data.${k}`] = d[k];
   }
   if ("mount_type" in j) out.mount_type = j.mount_type;
   return out;
@@ -86,6 +90,12 @@ async function probe(t: Target): Promise<Record<string, unknown>> {
   await call("revoke-accessor again", "POST", "auth/token/revoke-accessor", { token: g, body: { accessor: direct.json.auth.accessor } });
   await call("revoke-accessor empty", "POST", "auth/token/revoke-accessor", { token: g, body: { accessor: "" } });
   await call("lookup-accessor revoked", "POST", "auth/token/lookup-accessor", { token: t.root, body: { accessor: direct.json.auth.accessor } });
+  await t.setupLdap();
+  const login = await call("ldap login", "POST", "auth/ldap/login/alice", { body: { password: LDAP_PASSWORD } });
+  await call("ldap login bad password", "POST", "auth/ldap/login/alice", { body: { password: "wrong" } });
+  await call("ldap login unknown user", "POST", "auth/ldap/login/nobody", { body: { password: "x" } });
+  await call("ldap login empty password", "POST", "auth/ldap/login/alice", { body: { password: "" } });
+  await call("ldap token revoke-self", "PUT", "auth/token/revoke-self", { token: login.json.auth.client_token, body: {} });
   const health = await t.api("GET", "sys/health");
   res["health"] = { status: health.status, keys: Object.keys(health.json), version: health.json.version, initialized: health.json.initialized, sealed: health.json.sealed, standby: health.json.standby };
   await call("create-orphan periodic without sudo", "POST", "auth/token/create-orphan", { token: g, body: { policies: ["x"], period: "1h" } });
@@ -99,11 +109,19 @@ function emulatorTarget(vault: VaultEmulator, ca: string): Target {
     async writePolicy(name, _hcl, rules) {
       vault.writePolicy(name, rules);
     },
+    async setupLdap() {
+      vault.addLdapUser("alice", LDAP_PASSWORD, ["vaulttmpfs-bootstrap"]);
+    },
   };
 }
 
-function baoTarget(bao: BaoServer): Target {
+function baoTarget(bao: BaoServer, slapd: Slapd): Target {
   return {
+    async setupLdap() {
+      await bao.api("POST", "sys/auth/ldap", { token: bao.rootToken, body: { type: "ldap" } });
+      await bao.api("POST", "auth/ldap/config", { token: bao.rootToken, body: slapd.baoLdapConfig() });
+      await bao.api("POST", "auth/ldap/groups/k8s-node-admins", { token: bao.rootToken, body: { policies: "vaulttmpfs-bootstrap" } });
+    },
     root: bao.rootToken,
     api: (m, p, o = {}) => call(bao.addr, bao.pki.ca, m, p, o),
     async writePolicy(name, text) {
@@ -142,12 +160,12 @@ async function emulatorProbe(version: VaultVersion) {
 
 describeReal("emulator parity with OpenBao 2.6.2", () => {
   test("every probe answers the same, in the emulator's OpenBao mode", async () => {
-    const bao = await startBao();
+    const [bao, slapd] = await Promise.all([startBao(), startSlapd({ users: [{ uid: "alice", password: LDAP_PASSWORD, groups: ["k8s-node-admins"] }] })]);
     let real: Record<string, unknown>;
     try {
-      real = await probe(baoTarget(bao));
+      real = await probe(baoTarget(bao, slapd));
     } finally {
-      await bao.stop();
+      await Promise.all([bao.stop(), slapd.stop()]);
     }
     const emu = await emulatorProbe((process.env.PARITY_VERSION as VaultVersion | undefined) ?? "openbao-2.6.2");
     // All differences at once, each with both sides, rather than the first.
