@@ -32,7 +32,7 @@ export interface BaoServer {
   cliEnv(extra?: Record<string, string>): Record<string, string>;
   /** Runs the bao CLI (argv array, no shell); the token goes in through env only. */
   cli(args: string[], opts?: { token?: string; namespace?: string; env?: Record<string, string>; stdin?: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  api(method: string, path: string, opts?: { token?: string; body?: unknown; namespace?: string; headers?: Record<string, string> }): Promise<{ status: number; json: any }>;
+  api(method: string, path: string, opts?: { token?: string | undefined; body?: unknown; namespace?: string | undefined; headers?: Record<string, string> }): Promise<{ status: number; json: any }>;
   /** The server's own log (stdout + stderr of `bao server`). */
   log(): string;
   stop(): Promise<void>;
