@@ -5,13 +5,13 @@
  * interactively on a pseudo-terminal through OpenBao's built-in `ldap` auth
  * method against slapd. The token written is a real orphan periodic token.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY } from "../support/kubelet.ts";
 import { realServersWanted } from "../support/bao.ts";
 import { startSlapd, type Slapd } from "../support/slapd.ts";
-import { nodePaths, readmeInlineVaultCommands, readmeShellBlocks, runOperatorShell, writeVaultTokenHelperFile } from "./readme.ts";
+import { REPO, nodePaths, readmeInlineVaultCommands, readmeShellBlocks, runOperatorShell, writeVaultTokenHelperFile } from "./readme.ts";
 import { describeReal, useRealWorld } from "./world.ts";
 
 const PASSWORD = "c0rrect-h0rse-battery";
@@ -121,6 +121,48 @@ describeReal("6. bootstrap against OpenBao and OpenLDAP", () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("403 permission denied; the token or LDAP user needs the policy in policies/bootstrap_policy.hcl");
     expect(existsSync(path)).toBe(false);
+  });
+
+  describe("the README's error table, as the real server answers", () => {
+    /** bootstrap with VAULT_TOKEN = a fresh token holding `policies`, no terminal. */
+    async function scripted(policies: string[], args: string[]) {
+      const admin = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies, ttl: "1h" } });
+      const path = join(mkdtempSync(join(w.root, "err-")), "vaulttoken");
+      const r = await w.run(["bootstrap", "--path", path, ...args], { VAULT_TOKEN: admin.json.auth.client_token });
+      return { ...r, path };
+    }
+
+    test("a bootstrap policy without sudo: the server's first refusal (child policies), and the sudo hint", async () => {
+      const policy = join(w.root, "nosudo.hcl");
+      writeFileSync(policy, readFileSync(join(REPO, "policies", "bootstrap_policy.hcl"), "utf8").replace('"create", "update", "sudo"', '"create", "update"'));
+      expect((await w.bao.cli(["policy", "write", "bootstrap-nosudo", policy])).exitCode).toBe(0);
+      const r = await scripted(["bootstrap-nosudo"], ["--policy", "applications_token_creator"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain("400 child policies must be subset of parent; the bootstrap policy needs sudo on auth/token/create-orphan");
+      expect(existsSync(r.path)).toBe(false);
+    });
+
+    test("a token without the bootstrap policy: 403 and the policy hint", async () => {
+      const r = await scripted(["default"], ["--policy", "applications_token_creator"]);
+      expect(r.stderr).toContain("403 permission denied; the token or LDAP user needs the policy in policies/bootstrap_policy.hcl");
+    });
+
+    test("--policy response-wrapping: the server refuses to assign it", async () => {
+      const r = await scripted(["vaulttmpfs-bootstrap"], ["--policy", "response-wrapping"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('cannot assign policy "response-wrapping"');
+    });
+
+    test("a misspelt --policy: the server accepts it, bootstrap's capability check revokes the token and writes nothing", async () => {
+      const before = (await w.bao.api("GET", "auth/token/accessors?list=true", { token: w.bao.rootToken })).json.data.keys.length;
+      const r = await scripted(["vaulttmpfs-bootstrap"], ["--policy", "applications_token_creater"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain("is not allowed create or update on auth/token/create/applications");
+      expect(r.stderr).toContain("It was revoked and nothing was written");
+      expect(existsSync(r.path)).toBe(false);
+      // Only the admin token of this test is new: the generator it made was revoked.
+      expect((await w.bao.api("GET", "auth/token/accessors?list=true", { token: w.bao.rootToken })).json.data.keys.length).toBe(before + 1);
+    });
   });
 });
 

@@ -98,6 +98,14 @@ async function probe(t: Target): Promise<Record<string, unknown>> {
   await call("ldap token revoke-self", "PUT", "auth/token/revoke-self", { token: login.json.auth.client_token, body: {} });
   const health = await t.api("GET", "sys/health");
   res["health"] = { status: health.status, keys: Object.keys(health.json), version: health.json.version, initialized: health.json.initialized, sealed: health.json.sealed, standby: health.json.standby };
+  // A bootstrap policy without sudo: which check answers first?
+  const nosudo = [{ path: "auth/token/create-orphan", capabilities: ["create", "update"] }];
+  await t.writePolicy("bootstrap-nosudo", hcl(nosudo), nosudo);
+  const op = await t.api("POST", "auth/token/create", { token: t.root, body: { policies: ["bootstrap-nosudo"], ttl: "1h" } });
+  const opToken: string = op.json.auth.client_token;
+  await call("nosudo: periodic with a policy it lacks", "POST", "auth/token/create-orphan", { token: opToken, body: { policies: ["applications_token_creator"], period: "24h" } });
+  await call("nosudo: periodic with its own policy", "POST", "auth/token/create-orphan", { token: opToken, body: { policies: ["bootstrap-nosudo"], period: "24h" } });
+  await call("nosudo: not periodic, a policy it lacks", "POST", "auth/token/create-orphan", { token: opToken, body: { policies: ["applications_token_creator"], ttl: "1h" } });
   await call("create-orphan periodic without sudo", "POST", "auth/token/create-orphan", { token: g, body: { policies: ["x"], period: "1h" } });
   return res;
 }

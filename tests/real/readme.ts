@@ -5,7 +5,7 @@
  * `vault`, so a README step that a real server refuses fails a test.
  *
  * The only rewriting is where the operator's machine differs from the
- * test's, and each is listed in `NODE_PATHS`: node files under /etc are
+ * test's, and each test names it with `nodePaths`: node files under /etc are
  * moved into the test's temp dir (the tests must not write the host's /etc).
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from "node:fs";

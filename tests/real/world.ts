@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { realServersWanted, startBao, type BaoServer, type StartBaoOptions } from "../support/bao.ts";
-import { Kubelet, requirePrivateMountNamespace } from "../support/kubelet.ts";
+import { BINARY, Kubelet, requirePrivateMountNamespace } from "../support/kubelet.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 import { unmountAllBelow } from "../support/world.ts";
 import { readmeShellBlocks, runOperatorShell } from "./readme.ts";
@@ -90,7 +90,6 @@ export async function startRealWorld(opts: RealWorldOptions = {}): Promise<RealW
       generatorToken: gen.json.auth.client_token,
       generatorAccessor: gen.json.auth.accessor,
       async run(args, extra = {}) {
-        const { BINARY } = await import("../support/kubelet.ts");
         const child = Bun.spawn(["setsid", "--wait", BINARY, ...args], { env: { ...env, ...extra }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
         const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
         return { exitCode: await child.exited, stdout, stderr };
