@@ -10,7 +10,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, requireBinary } from "./bao.ts";
+import { freePort, requireBinary, trackChild } from "./bao.ts";
 
 export const LDAP_SUFFIX = "dc=vaulttmpfs,dc=test";
 export const LDAP_ADMIN_DN = `cn=admin,${LDAP_SUFFIX}`;
@@ -98,6 +98,7 @@ access to * by * read
   // -d 0: stay in the foreground (our child, killable by pid), log nothing extra.
   const proc = Bun.spawn([slapd, "-d", "0", "-f", conf, "-h", `${url}/`], { cwd: dir, stdin: "ignore", stdout: fd, stderr: fd, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
   closeSync(fd);
+  trackChild(proc);
   let exited = false;
   void proc.exited.then(() => (exited = true));
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
