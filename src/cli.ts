@@ -35,8 +35,8 @@ const OPERATOR_COMMANDS: Record<string, OperatorCommand> = {
   },
   bootstrap: {
     summary: "create this node's generator token in Vault and write it to disk",
-    usage: "vaulttmpfs bootstrap [--policy NAME] [--period DURATION] [--path FILE] [--ldap-mount NAME] [--username NAME] [--force]",
-    flags: { bool: ["--force"], value: ["--policy", "--period", "--path", "--ldap-mount", "--username"] },
+    usage: "vaulttmpfs bootstrap [--revoke-only] [--policy NAME] [--period DURATION] [--path FILE] [--ldap-mount NAME] [--username NAME] [--force]",
+    flags: { bool: ["--force", "--revoke-only"], value: ["--policy", "--period", "--path", "--ldap-mount", "--username"] },
     run: bootstrapCommand,
   },
   doctor: {
