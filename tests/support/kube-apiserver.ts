@@ -57,6 +57,8 @@ export interface KubeApiServer {
   /** PEM (SPKI) of the service-account signing key, for Vault's jwt method `jwt_validation_pubkeys`. */
   readonly publicKeyPem: string;
   readonly requests: TokenRequestRecord[];
+  /** Every service-account JWT TokenRequest handed out: secrets the tests look for where they must not be. */
+  readonly issued: string[];
   /** Test switches: how the next tokens are made. */
   readonly faults: { expired: boolean; audience: string | undefined };
   addServiceAccount(namespace: string, name: string): string;
@@ -97,6 +99,7 @@ export async function startKubeApiServer(pki: TestPki, opts: { issuer?: string }
   const serviceAccounts = new Map<string, string>();
   const pods = new Map<string, Pod>();
   const requests: TokenRequestRecord[] = [];
+  const issued: string[] = [];
   const faults: KubeApiServer["faults"] = { expired: false, audience: undefined };
   const nodeUids = new Map<string, string>();
 
@@ -156,6 +159,7 @@ export async function startKubeApiServer(pki: TestPki, opts: { issuer?: string }
       },
     };
     const token = await sign(claims);
+    issued.push(token);
     return [201, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", metadata: { name: sa, namespace: ns }, spec: { ...spec, audiences: claims.aud, expirationSeconds: exp }, status: { token, expirationTimestamp: new Date((iat + exp) * 1000).toISOString().replace(/\.\d+Z$/, "Z") } }];
   }
 
@@ -302,7 +306,7 @@ export async function startKubeApiServer(pki: TestPki, opts: { issuer?: string }
     return uid;
   };
   return {
-    url, issuer, publicKeyPem, requests, faults, addServiceAccount,
+    url, issuer, publicKeyPem, requests, issued, faults, addServiceAccount,
     addPod(pod) {
       pods.set(`${pod.namespace}/${pod.name}`, pod);
     },
