@@ -30,6 +30,18 @@ afterAll(() => kube?.stop());
 const decode = (jwt: string) => jwt.split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
 const noSleep = { sleep: async () => {} };
 
+/** A kubeconfig beside node-1's, pointing at the test API server with the given CA and client pair. */
+function writeKubeconfig(name: string, caFile: string, certFile: string, keyFile: string): string {
+  const path = join(node1.kubeconfigFile, "..", name);
+  writeFileSync(path, `apiVersion: v1
+clusters: [{name: c, cluster: {server: "${kube.url}", certificate-authority: "${caFile}"}}]
+users: [{name: u, user: {client-certificate: "${certFile}", client-key: "${keyFile}"}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`);
+  return path;
+}
+
 describe("TokenRequest with the kubelet's identity", () => {
   test("a token bound to the pod, of the real service-account shape, for one audience", async () => {
     const before = Math.floor(Date.now() / 1000);
@@ -115,13 +127,7 @@ describe("TokenRequest with the kubelet's identity", () => {
 
   test("an API server whose certificate the kubeconfig's CA does not vouch for is refused", async () => {
     const pki = await testPki();
-    const kc = join(node1.kubeconfigFile, "..", "wrong-ca.conf");
-    writeFileSync(kc, `apiVersion: v1
-clusters: [{name: c, cluster: {server: "${kube.url}", certificate-authority: "${pki.otherCaFile}"}}]
-users: [{name: u, user: {client-certificate: "${node1.pairFile}", client-key: "${node1.pairFile}"}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`);
+    const kc = writeKubeconfig("wrong-ca.conf", pki.otherCaFile, node1.pairFile, node1.pairFile);
     const err = await requestPodToken(loadKubeconfig(kc), { pod, audience: "vault", expirationSeconds: 600 }, noSleep).catch((e) => e);
     expect(err).toBeInstanceOf(KubeNetworkError);
     expect(err.message).toContain(kc);
@@ -129,13 +135,7 @@ current-context: x
 
   test("a certificate that is not a node's gets no token", async () => {
     const pki = await testPki();
-    const kc = join(node1.kubeconfigFile, "..", "not-a-node.conf");
-    writeFileSync(kc, `apiVersion: v1
-clusters: [{name: c, cluster: {server: "${kube.url}", certificate-authority: "${pki.caFile}"}}]
-users: [{name: u, user: {client-certificate: "${pki.clientCertFile}", client-key: "${pki.clientKeyFile}"}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`);
+    const kc = writeKubeconfig("not-a-node.conf", pki.caFile, pki.clientCertFile, pki.clientKeyFile);
     const err = await requestPodToken(loadKubeconfig(kc), { pod, audience: "vault", expirationSeconds: 600 }, noSleep).catch((e) => e);
     expect(err.status).toBe(403);
     expect(err.message).toContain("no relationship found between node ''");

@@ -146,29 +146,20 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(journalEntry(w, elsewhere.uid)).toBeUndefined();
     }, 20_000);
 
-    test("an expired service-account token: OpenBao refuses, and its message is the pod's event", async () => {
+    test.each([
+      ["an expired service-account token", (on: boolean): void => void (w.kube.faults.expired = on), "expired" as const],
+      ["a service-account token for another audience", (on: boolean): void => void (w.kube.faults.audience = on ? "not-vault" : undefined), "wrongAudience" as const],
+    ])("%s: OpenBao refuses, and its message is the pod's event", async (_name, fault, text) => {
       const pod = w.pod("team-a");
-      w.kube.faults.expired = true;
+      fault(true);
       try {
         const call = await w.mount(pod);
         expect(call.json.status).toBe("Failure");
         expect(call.json.message).toContain(`Vault POST /v1/auth/${method}/login:`);
-        expect(call.json.message).toMatch(texts.expired);
+        expect(call.json.message).toMatch(texts[text]);
+        expect(journalEntry(w, pod.uid)).toBeUndefined();
       } finally {
-        w.kube.faults.expired = false;
-      }
-    });
-
-    test("a service-account token for another audience: OpenBao refuses, with its message", async () => {
-      const pod = w.pod("team-a");
-      w.kube.faults.audience = "not-vault";
-      try {
-        const call = await w.mount(pod);
-        expect(call.json.status).toBe("Failure");
-        expect(call.json.message).toContain(`Vault POST /v1/auth/${method}/login:`);
-        expect(call.json.message).toMatch(texts.wrongAudience);
-      } finally {
-        w.kube.faults.audience = undefined;
+        fault(false);
       }
     });
 
