@@ -4,10 +4,12 @@
  * What differs by method is only OpenBao's refusal text, passed in.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../support/bao.ts";
-import { mountAt } from "../support/kubelet.ts";
+import { goJson, mountAt } from "../support/kubelet.ts";
+import { main } from "../../src/cli.ts";
+import { defaultContext } from "../../src/context.ts";
 import { useIdentityWorld, wanted, type AuthMethod, type IdentityWorld } from "./pod-identity-world.ts";
 
 export interface MethodTexts {
@@ -233,6 +235,32 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(r.stderr).toContain("may write auth/token/create");
       expect(r.stderr).toContain("It was revoked and nothing was written");
       expect(existsSync(path)).toBe(false);
+    });
+
+    test("in process, for coverage: mount, doctor and unmount through main(), as the binary runs them", async () => {
+      const pod = w.pod("team-a");
+      const dir = w.kubelet.volumeDir(pod.uid);
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+      const run = async (argv: string[]) => {
+        let out = "";
+        let err = "";
+        const code = await main(argv, w.env, { out: (t) => void (out += t), err: (t) => void (err += t) }, defaultContext(w.env));
+        w.outputs.push(out, err);
+        return { code, out, err };
+      };
+      const mounted = await run(["mount", dir, goJson(w.kubelet.mountOptions(pod, { "vault/policies": "team-a-app" }))]);
+      expect([mounted.code, JSON.parse(mounted.out), mounted.err]).toEqual([0, { status: "Success" }, ""]);
+      const entry = journalEntry(w, pod.uid)!;
+      expect(await w.alive(entry.accessor)).toBe(true);
+      w.vaultTokens.push(readFileSync(join(dir, "vault-token"), "utf8"));
+
+      const doctor = await run(["doctor", "--json"]);
+      const names = JSON.parse(doctor.out).checks.map((c: { name: string; status: string }) => `${c.name}:${c.status}`);
+      expect(names).toEqual(expect.arrayContaining(["token-file:ok", "token:ok", "capabilities:ok", "kubeconfig:ok", "kube-api:ok", "auth-method:warn"]));
+
+      const unmounted = await run(["unmount", dir]);
+      expect(JSON.parse(unmounted.out)).toEqual({ status: "Success" });
+      expect(await w.alive(entry.accessor)).toBe(false);
     });
 
     test("no secret leaks: service-account JWTs and Vault tokens are in no output, log, journal, other file, or child's argv and environment", () => {

@@ -66,7 +66,10 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
 
   const token = await tokenCheck(api, config.nodeTokenPath, tokenFile);
   const generator = usable(token.result) ? token.value : undefined;
-  if (config.podIdentity) return [...head, token.result, ...(await podIdentityChecks(api, config, config.podIdentity, generator))];
+  if (config.podIdentity) {
+    const { asRevokeOnly } = await import("./identity.ts");
+    return [checkTls(config.vault, probe), vault, asRevokeOnly(tokenFile), asRevokeOnly(token.result), ...(await podIdentityChecks(api, config, config.podIdentity, generator))];
+  }
   const needs = generatorNeeds(config.roleName);
   const capabilities = generator
     ? checkCapabilities(config.roleName, needs, await attempt(() => api.capabilitiesSelf(generator, needs.map((n) => n.path))))
