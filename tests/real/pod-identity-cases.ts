@@ -165,6 +165,18 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       }
     });
 
+    test("an unreadable kubeconfig or a bad mode variable: a Failure naming the variable; no token is requested", async () => {
+      const pod = w.pod("team-a");
+      const before = { kube: w.kube.requests.length, tokens: (await accessors(w)).length };
+      const missing = await w.mount(pod, {}, { VAULTTMPFS_KUBECONFIG: join(w.root, "no-such-kubelet.conf") });
+      expect(missing.json).toEqual({ status: "Failure", message: `VAULTTMPFS_KUBECONFIG: ${join(w.root, "no-such-kubelet.conf")}: cannot read it (ENOENT)` });
+      const ttl = await w.mount(pod, {}, { VAULTTMPFS_SA_TOKEN_TTL: "1m" });
+      expect(ttl.json.message).toStartWith("VAULTTMPFS_SA_TOKEN_TTL: must be between 10m and 2^32s");
+      expect(w.kube.requests.length).toBe(before.kube);
+      expect((await accessors(w)).length).toBe(before.tokens);
+      expect(journalEntry(w, pod.uid)).toBeUndefined();
+    });
+
     test("Vault down at unmount: the volume goes, the revocation waits in the journal, gc does it once Vault is back", async () => {
       const pod = w.pod("team-b");
       const call = await w.mount(pod);
