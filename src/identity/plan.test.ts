@@ -24,6 +24,7 @@ describe("pod identity mount planning", () => {
 
   test("a pod choosing a role: refused with a templated login role, allowed only as VAULTTMPFS_ALLOWED_ROLES says", () => {
     expect(() => planLoginRole(request({ "vault/role": "k8s_team-b" }), config, config.podIdentity!)).toThrow(ForbiddenError);
+    expect(() => planLoginRole(request({ "vault/role": "k8s_team-b" }), config, config.podIdentity!)).toThrow("its own role (VAULTTMPFS_LOGIN_ROLE=k8s_{namespace}); remove the option");
     const open = loadConfig({ VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_LOGIN_ROLE: "k8s_{namespace}", VAULTTMPFS_ALLOWED_ROLES: "k8s_{namespace}.*" });
     expect(planLoginRole(request({ "vault/role": "k8s_team-a.batch" }), open, open.podIdentity!)).toBe("k8s_team-a.batch");
     expect(() => planLoginRole(request({ "vault/role": "k8s_team-b.batch" }), open, open.podIdentity!)).toThrow("not allowed by VAULTTMPFS_ALLOWED_ROLES");

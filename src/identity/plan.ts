@@ -7,7 +7,7 @@ import { resolveRole } from "../authz/authorize.ts";
 import type { DriverConfig } from "../config.ts";
 import { ForbiddenError, InvalidRequestError } from "../errors.ts";
 import { OPTION, type MountRequest } from "../flex/options.ts";
-import type { PodIdentityConfig } from "./config.ts";
+import { IDENTITY_ENV, type PodIdentityConfig } from "./config.ts";
 
 /** The Vault login role for this pod. Throws when the request cannot be served in this mode. */
 export function planLoginRole(req: MountRequest, config: DriverConfig, identity: PodIdentityConfig): string {
@@ -18,5 +18,5 @@ export function planLoginRole(req: MountRequest, config: DriverConfig, identity:
   if (req.ttlSeconds !== undefined) {
     throw new ForbiddenError(`${OPTION.ttl} is not supported in pod identity mode: the Vault role ${JSON.stringify(identity.loginRole)} sets the token's TTL (token_ttl, token_period); remove the option`);
   }
-  return resolveRole({ defaultRole: identity.loginRole, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod });
+  return resolveRole({ defaultRole: identity.loginRole, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod, templateVariable: IDENTITY_ENV.LOGIN_ROLE });
 }
