@@ -32,7 +32,7 @@ export interface BaoServer {
   cliEnv(extra?: Record<string, string>): Record<string, string>;
   /** Runs the bao CLI (argv array, no shell); the token goes in through env only. */
   cli(args: string[], opts?: { token?: string; namespace?: string; env?: Record<string, string>; stdin?: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  api(method: string, path: string, opts?: { token?: string; body?: unknown; namespace?: string; headers?: Record<string, string> }): Promise<{ status: number; json: any }>;
+  api(method: string, path: string, opts?: { token?: string | undefined; body?: unknown; namespace?: string | undefined; headers?: Record<string, string> }): Promise<{ status: number; json: any }>;
   /** The server's own log (stdout + stderr of `bao server`). */
   log(): string;
   stop(): Promise<void>;
@@ -118,6 +118,23 @@ export function freePort(): number {
   return port;
 }
 
+/**
+ * Children still running when the test process exits (a crash, a hook that
+ * never ran): killed then, by pid, so no server outlives its test run.
+ */
+const liveChildren = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
+let exitHookInstalled = false;
+export function trackChild(child: { kill(signal?: number | NodeJS.Signals): void; exited: Promise<unknown> }): void {
+  liveChildren.add(child);
+  void child.exited.then(() => liveChildren.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const c of liveChildren) c.kill("SIGKILL");
+    });
+  }
+}
+
 export async function startBao(opts: StartBaoOptions = {}): Promise<BaoServer> {
   const binary = requireBinary("bao");
   const pki = opts.pki ?? (await makeTestPki(PKI_DIR));
@@ -164,6 +181,7 @@ ${opts.extraConfig ?? ""}
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: dir },
   });
   closeSync(logFd);
+  trackChild(proc);
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
   let exited = false;
   void proc.exited.then(() => (exited = true));
