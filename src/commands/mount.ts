@@ -116,7 +116,8 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, genera
   try {
     if (config.podIdentity) {
       const { obtainPodToken } = await import("../identity/obtain.ts");
-      return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal });
+      const revokeAccessor = (accessor: string) => svc.rollbackApi.revokeAccessor(generatorToken, accessor);
+      return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal, revokeAccessor });
     }
     return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {

@@ -29,7 +29,8 @@ function fakeVault(opts: { policies?: string[]; wrapNothing?: boolean; batch?: b
   return { api, live, calls };
 }
 
-const base = { mount: "jwt", role: "team-a", jwt: JWT };
+const revoked: string[] = [];
+const base = { mount: "jwt", role: "team-a", jwt: JWT, revokeAccessor: async (a: string) => void revoked.push(a) };
 
 describe("loginPodToken", () => {
   test("wrapped by default: the wrapping token for the pod, the login token's accessor for the journal", async () => {
@@ -80,6 +81,31 @@ describe("loginPodToken", () => {
   test("Vault's refusal passes through untouched (its text is the pod's event)", async () => {
     const api = { login: async () => { throw new VaultResponseError("POST", "/v1/auth/jwt/login", 400, ["error validating token: invalid expiration time (exp) claim: token is expired"], false); } } as unknown as VaultApi;
     await expect(loginPodToken({ ...base, api, wrapTTL: "5m", requestedPolicies: [] })).rejects.toThrow("Vault POST /v1/auth/jwt/login: 400 error validating token: invalid expiration time (exp) claim: token is expired");
+  });
+});
+
+describe("a login token that cannot revoke itself", () => {
+  const noRevokeSelf = (v: ReturnType<typeof fakeVault>) => {
+    (v.api as { revokeSelf: unknown }).revokeSelf = async () => {
+      throw new VaultResponseError("PUT", "/v1/auth/token/revoke-self", 403, ["permission denied"], false);
+    };
+    return v;
+  };
+
+  test("is revoked by accessor with the node's token instead", async () => {
+    revoked.length = 0;
+    const v = noRevokeSelf(fakeVault());
+    await loginPodToken({ ...base, api: v.api, wrapTTL: "5m", requestedPolicies: ["team-a-app"] });
+    expect(revoked).toEqual(["acc1"]);
+    await expect(loginPodToken({ ...base, api: v.api, wrapTTL: undefined, requestedPolicies: ["team-b-app"] })).rejects.toThrow(PolicyMismatchError);
+    expect(revoked).toEqual(["acc1", "acc3"]);
+  });
+
+  test("and when that fails too, the mount fails saying so: a token nobody tracks is never left silently", async () => {
+    const v = noRevokeSelf(fakeVault());
+    const err = await loginPodToken({ ...base, api: v.api, wrapTTL: "5m", requestedPolicies: ["team-a-app"], revokeAccessor: async () => { throw new Error("connection refused"); } }).catch((e) => e);
+    expect(err.message).toContain("cannot revoke the login token the driver used to check vault/policies (revoke-self: Vault PUT /v1/auth/token/revoke-self: 403 permission denied; revoke-accessor: connection refused)");
+    expect(v.calls.filter((c) => c.wrapTTL).length).toBe(0);
   });
 });
 

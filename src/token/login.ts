@@ -4,7 +4,7 @@
  * the Vault role (bound to the namespace and service account) decides its
  * policies. `vault/policies`, when given, is the pod's expectation of them.
  */
-import { ForbiddenError } from "../errors.ts";
+import { DriverError, ForbiddenError, errorMessage } from "../errors.ts";
 import type { Secret, SecretAuth, VaultApi } from "../vault/api.ts";
 import { UnexpectedResponseError, type MintedToken } from "./mint.ts";
 
@@ -31,6 +31,12 @@ export interface LoginRequest {
   readonly wrapTTL: string | undefined;
   /** `vault/policies`; empty when the pod left the choice to the role. */
   readonly requestedPolicies: readonly string[];
+  /**
+   * Revokes by accessor with the node's token: the fallback when a login
+   * token cannot revoke itself (a role with token_no_default_policy has no
+   * revoke-self).
+   */
+  readonly revokeAccessor: (accessor: string) => Promise<unknown>;
 }
 
 function checkPolicies(req: LoginRequest, auth: SecretAuth): void {
@@ -40,6 +46,23 @@ function checkPolicies(req: LoginRequest, auth: SecretAuth): void {
   throw new PolicyMismatchError(
     `vault/policies asks for ${missing.map((p) => JSON.stringify(p)).join(", ")}, which Vault role ${JSON.stringify(req.role)} at auth/${req.mount} does not grant (it grants ${granted.join(", ") || "nothing"}); the login token was revoked. Fix the role or the option`,
   );
+}
+
+/**
+ * Revokes a login token the pod will not get. Never silent: a token the
+ * driver made and cannot revoke fails the mount, since nothing would track it.
+ */
+async function dispose(req: LoginRequest, auth: SecretAuth): Promise<void> {
+  try {
+    await req.api.revokeSelf(auth.client_token);
+    return;
+  } catch (selfErr) {
+    try {
+      await req.revokeAccessor(auth.accessor);
+    } catch (err) {
+      throw new DriverError(`cannot revoke the login token the driver used to check vault/policies (revoke-self: ${errorMessage(selfErr)}; revoke-accessor: ${errorMessage(err)}); it expires with its TTL`);
+    }
+  }
 }
 
 function unwrappedAuth(secret: Secret, path: string): SecretAuth {
@@ -64,11 +87,11 @@ export async function loginPodToken(req: LoginRequest): Promise<MintedToken> {
     try {
       checkPolicies(req, auth);
     } catch (err) {
-      await req.api.revokeSelf(auth.client_token).catch(() => {});
+      await dispose(req, auth);
       throw err;
     }
     if (!probeOnly) return { fileToken: auth.client_token, fileJson: secret, accessor: auth.accessor, wrappingAccessor: undefined, ttlSeconds: auth.lease_duration };
-    await req.api.revokeSelf(auth.client_token).catch(() => {});
+    await dispose(req, auth);
   }
   const secret = await req.api.login(req.mount, req.role, req.jwt, req.wrapTTL);
   const wrap = secret.wrap_info;
