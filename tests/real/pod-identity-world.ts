@@ -8,7 +8,7 @@
  * child the driver starts.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, Kubelet, requirePrivateMountNamespace, type DriverCall, type PodSpec } from "../support/kubelet.ts";
@@ -18,8 +18,10 @@ import { testPki, unmountAllBelow } from "../support/world.ts";
 
 export type AuthMethod = "jwt" | "kubernetes";
 
-/** Where the suite runs: always in CI (a missing `bao` then fails), else when `bao` is installed. */
-export const wanted = () => process.env.CI === "true" || findBinary("bao") !== undefined;
+const STRACE = "/usr/bin/strace";
+
+/** Where the suite runs: always in CI (a missing `bao` or strace then fails), else when both are installed. */
+export const wanted = () => process.env.CI === "true" || (findBinary("bao") !== undefined && existsSync(STRACE));
 
 export const NAMESPACES = ["team-a", "team-b"] as const;
 export const REVOKE_ONLY_POLICY = "vaulttmpfs_revoke_only";
@@ -95,6 +97,7 @@ async function configureBao(bao: BaoServer, kube: KubeApiServer, method: AuthMet
 }
 
 export async function startIdentityWorld(method: AuthMethod): Promise<IdentityWorld> {
+  if (!existsSync(STRACE)) throw new Error(`${process.env.CI === "true" ? "CI=true: the pod identity suite must run, not skip. " : ""}${STRACE} is missing; install it with: apt-get install -y strace`);
   const pki = await testPki();
   const [bao, kube] = await Promise.all([startBao(), startKubeApiServer(pki)]);
   const root = mkdtempSync(join(tmpdir(), `vaulttmpfs-identity-${method}-`));
@@ -119,7 +122,7 @@ export async function startIdentityWorld(method: AuthMethod): Promise<IdentityWo
     };
     // The kubelet runs the driver through strace: every execve (argv and env) lands in strace-<pid>.log.
     const wrapper = join(root, "driver-under-strace.sh");
-    writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/strace -f -qq -v -s 100000 -e trace=execve -o "${root}/strace-$$.log" "${BINARY}" "$@"\n`);
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${STRACE} -f -qq -v -s 100000 -e trace=execve -o "${root}/strace-$$.log" "${BINARY}" "$@"\n`);
     chmodSync(wrapper, 0o755);
     const kubelet = new Kubelet(join(root, "kubelet"), env, wrapper);
     const outputs: string[] = [];
