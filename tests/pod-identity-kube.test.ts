@@ -112,6 +112,18 @@ describe("TokenRequest with the kubelet's identity", () => {
     expect(kube.requests.filter((r) => r.path.endsWith("/web/token") && r.status === 404).length).toBeGreaterThanOrEqual(1);
   });
 
+  test("a cluster that restricts node audiences: the refusal says which grant fixes it", async () => {
+    kube.faults.audienceRestriction = true;
+    try {
+      const err = await requestPodToken(target, { pod, audience: "vault", expirationSeconds: 600 }, noSleep).catch((e) => e);
+      expect(err).toBeInstanceOf(KubeApiError);
+      expect(err.status).toBe(403);
+      expect(err.message).toBe(`Kubernetes API TokenRequest for service account team-a/web bound to pod web-1: 403 Forbidden: serviceaccounts "web" is forbidden: audience "vault" not found in pod spec volume, system:node:node-1 is not authorized to request tokens for this audience; let nodes request this audience: kubectl apply -f deploy/pod-identity-rbac.yaml (README "Pod identity mode")`);
+    } finally {
+      kube.faults.audienceRestriction = false;
+    }
+  });
+
   test("TokenRequest's own limits come back as the API server says them (422 below 10 minutes)", async () => {
     const err = await requestPodToken(target, { pod, audience: "vault", expirationSeconds: 300 }, noSleep).catch((e) => e);
     expect(err.status).toBe(422);

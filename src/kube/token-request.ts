@@ -23,7 +23,8 @@ export class KubeApiError extends DriverError {
     readonly status: number,
     readonly reason: string,
     readonly apiMessage: string,
-    what: string,
+    /** The call, for messages: "TokenRequest for service account ns/sa bound to pod p". */
+    readonly what: string,
   ) {
     super(`Kubernetes API ${what}: ${status} ${reason ? `${reason}: ` : ""}${apiMessage}`);
   }
@@ -50,6 +51,16 @@ const DEFAULT_TIMEOUT_MS = 15_000;
  */
 const LAG_RETRIES = 3;
 const LAG_WAIT_MS = 1_000;
+
+/**
+ * Kubernetes ≥ 1.33 (ServiceAccountNodeAudienceRestriction) refuses a node an
+ * audience its pod does not declare; a FlexVolume declares none, so say which
+ * grant fixes it.
+ */
+function withAudienceHint(err: unknown): unknown {
+  if (!(err instanceof KubeApiError) || err.status !== 403 || !err.apiMessage.includes("not found in pod spec volume")) return err;
+  return new KubeApiError(err.status, err.reason, `${err.apiMessage}; let nodes request this audience: kubectl apply -f deploy/pod-identity-rbac.yaml (README "Pod identity mode")`, err.what);
+}
 
 export function isInformerLag(err: unknown): boolean {
   if (!(err instanceof KubeApiError)) return false;
@@ -125,7 +136,7 @@ export async function requestPodToken(
         await sleep(LAG_WAIT_MS);
         continue;
       }
-      throw err;
+      throw withAudienceHint(err);
     }
   }
 }

@@ -60,7 +60,7 @@ export interface KubeApiServer {
   /** Every service-account JWT TokenRequest handed out: secrets the tests look for where they must not be. */
   readonly issued: string[];
   /** Test switches: how the next tokens are made. */
-  readonly faults: { expired: boolean; audience: string | undefined };
+  readonly faults: { expired: boolean; audience: string | undefined; audienceRestriction: boolean };
   addServiceAccount(namespace: string, name: string): string;
   addPod(pod: Pod): void;
   deletePod(namespace: string, name: string): void;
@@ -100,7 +100,7 @@ export async function startKubeApiServer(pki: TestPki, opts: { issuer?: string }
   const pods = new Map<string, Pod>();
   const requests: TokenRequestRecord[] = [];
   const issued: string[] = [];
-  const faults: KubeApiServer["faults"] = { expired: false, audience: undefined };
+  const faults: KubeApiServer["faults"] = { expired: false, audience: undefined, audienceRestriction: false };
   const nodeUids = new Map<string, string>();
 
   async function sign(claims: Record<string, unknown>): Promise<string> {
@@ -135,6 +135,8 @@ export async function startKubeApiServer(pki: TestPki, opts: { issuer?: string }
     if (pod.nodeName !== node) return forbidden("node requested token bound to a pod scheduled on a different node");
     const audiences: string[] = Array.isArray(spec.audiences) ? spec.audiences : [];
     if (audiences.length > 1) return forbidden("node may only request 0 or 1 audiences");
+    // ServiceAccountNodeAudienceRestriction (1.33+) without a grant: the audience must be in the pod spec.
+    if (faults.audienceRestriction && audiences[0] !== undefined) return forbidden(`audience "${audiences[0]}" not found in pod spec volume, ${user} is not authorized to request tokens for this audience`);
     // TokenREST.
     const saUid = serviceAccounts.get(`${ns}/${sa}`);
     if (!saUid) return [404, statusBody(404, "NotFound", `serviceaccounts "${sa}" not found`, { name: sa, kind: "serviceaccounts" })];
