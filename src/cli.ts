@@ -28,15 +28,15 @@ const OPERATOR_COMMANDS: Record<string, OperatorCommand> = {
     run: gcCommand,
   },
   "renew-token": {
-    summary: "renew the node's generator token now and print its TTL",
+    summary: "renew the node's token (generator; revoke-only in pod identity mode) now and print its TTL",
     usage: "vaulttmpfs renew-token [--min-ttl DURATION] [--json]",
     flags: { bool: ["--json"], value: ["--min-ttl"] },
     run: renewTokenCommand,
   },
   bootstrap: {
-    summary: "create this node's generator token in Vault and write it to disk",
-    usage: "vaulttmpfs bootstrap [--policy NAME] [--period DURATION] [--path FILE] [--ldap-mount NAME] [--username NAME] [--force]",
-    flags: { bool: ["--force"], value: ["--policy", "--period", "--path", "--ldap-mount", "--username"] },
+    summary: "create this node's generator token (or, with --revoke-only, its revoke-only token) in Vault and write it to disk",
+    usage: "vaulttmpfs bootstrap [--revoke-only] [--policy NAME] [--period DURATION] [--path FILE] [--ldap-mount NAME] [--username NAME] [--force]",
+    flags: { bool: ["--force", "--revoke-only"], value: ["--policy", "--period", "--path", "--ldap-mount", "--username"] },
     run: bootstrapCommand,
   },
   doctor: {

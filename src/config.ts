@@ -3,6 +3,7 @@ import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { parseDurationSecond, parseGoBool, parseGoUint32 } from "./env/goparse.ts";
 import { isRoleName } from "./vault/names.ts";
+import { loadPodIdentityConfig, MODE_ENV, parseMode, type DriverMode, type PodIdentityConfig } from "./identity/config.ts";
 
 /** Names of every environment variable the driver reads. */
 export const ENV = {
@@ -89,6 +90,15 @@ export interface DriverConfig {
   readonly maxTtlSeconds: number | null;
   /** `VAULT_TOKEN`, read for operator commands only (bootstrap); driver commands never use it. */
   readonly operatorToken: string | undefined;
+  /** `VAULTTMPFS_MODE`: who obtains the pod's token (see identity/config.ts). */
+  readonly mode: DriverMode;
+  /** Set in pod identity mode only. */
+  readonly podIdentity: PodIdentityConfig | null;
+  /**
+   * The node's own Vault token, the one unmount, gc and renewal use: the
+   * generator in token-role mode, the revoke-only token in pod identity mode.
+   */
+  readonly nodeTokenPath: string;
 }
 
 /** What a negative `VAULT_CLIENT_TIMEOUT` (Go: no deadline) means here: the kubelet has no timeout of its own. */
@@ -128,9 +138,12 @@ export function loadConfig(env: Env): DriverConfig {
   const logFile = logFileFrom(env);
   if (logFile === undefined) throw new ConfigError(ENV.LOG_FILE, "must be an absolute path, or empty to disable logging");
 
+  const mode = parseMode(get(MODE_ENV));
+  const podIdentity = mode === "pod-identity" ? loadPodIdentityConfig(get) : null;
   const allowedPolicies = parse(ENV.ALLOWED_POLICIES, parseList) ?? ["*"];
   const explicitRoles = parse(ENV.ALLOWED_ROLES, parseList);
-  const allowedRoles = explicitRoles ?? (PLACEHOLDER.test(roleName) ? null : ["*"]);
+  // The role a pod gets by default is the login role in pod identity mode: a templated one forbids vault/role unless listed.
+  const allowedRoles = explicitRoles ?? (PLACEHOLDER.test(podIdentity?.loginRole ?? roleName) ? null : ["*"]);
   const maxTtl = parse(ENV.MAX_TTL, (v) => {
     const ms = parseDurationSecond(v);
     if (ms <= 0) throw new Error("must be a positive duration");
@@ -149,6 +162,9 @@ export function loadConfig(env: Env): DriverConfig {
     allowedRoles: allowedRoles && Object.freeze(allowedRoles),
     maxTtlSeconds: maxTtl ?? null,
     operatorToken: get(ENV.VAULT_TOKEN),
+    mode,
+    podIdentity,
+    nodeTokenPath: podIdentity?.revokeTokenPath ?? generatorTokenPath,
   });
 }
 

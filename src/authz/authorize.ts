@@ -52,6 +52,8 @@ export function resolveRole(opts: {
   requested: string | undefined;
   allowedRoles: readonly string[] | null;
   pod: PodIdentity;
+  /** The variable that set `defaultRole`, for messages (pod identity mode: VAULTTMPFS_LOGIN_ROLE). */
+  templateVariable?: string;
 }): string {
   const { requested, allowedRoles, pod } = opts;
   if (requested === undefined) {
@@ -63,7 +65,7 @@ export function resolveRole(opts: {
     return role;
   }
   if (allowedRoles === null) {
-    throw new ForbiddenError(`${who(pod)} may not choose vault/role: this node gives every namespace its own role (VAULTTMPFS_ROLE_NAME=${opts.defaultRole}); remove the option`);
+    throw new ForbiddenError(`${who(pod)} may not choose vault/role: this node gives every namespace its own role (${opts.templateVariable ?? "VAULTTMPFS_ROLE_NAME"}=${opts.defaultRole}); remove the option`);
   }
   if (!matchesAny(requested, allowedRoles, pod)) {
     throw new ForbiddenError(`${who(pod)} may not use role ${JSON.stringify(requested)}: not allowed by VAULTTMPFS_ALLOWED_ROLES`);

@@ -2,7 +2,8 @@ import { loadConfig, type DriverConfig } from "../config.ts";
 import { services, type Context } from "../context.ts";
 import { DriverError, errorMessage } from "../errors.ts";
 import { formatSeconds } from "../env/goparse.ts";
-import { describeNeeds, generatorNeeds, unmetNeeds } from "../ops/doctor/capabilities.ts";
+import { describeNeeds, generatorNeeds, mintingPaths, revokeOnlyNeeds, unmetNeeds, writablePaths } from "../ops/doctor/capabilities.ts";
+import { IDENTITY_DEFAULTS, IDENTITY_ENV } from "../identity/config.ts";
 import {
   checkTarget, DEFAULT_POLICY, generatorTokenRequest, parseBootstrapFlags, parsePolicies, parseTokenPath,
   TOKEN_FILE_MODE, writeTokenFile, type BootstrapFlags,
@@ -43,7 +44,10 @@ export async function bootstrapCommand(args: readonly string[], ctx: Context, io
 
 async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Context, io: OperatorIo, term: Prompter | null): Promise<void> {
   // Everything that can refuse locally is settled before the first Vault call, so a refusal mints nothing.
-  const path = flags.path ?? (term ? parseTokenPath(await term.ask("Generator token file", config.generatorTokenPath), "token file") : config.generatorTokenPath);
+  const [defaultPath, pathVariable] = flags.revokeOnly
+    ? [config.podIdentity?.revokeTokenPath ?? IDENTITY_DEFAULTS.revokeTokenPath, IDENTITY_ENV.REVOKE_TOKEN_PATH]
+    : [config.generatorTokenPath, "VAULTTMPFS_GENERATOR_TOKEN_PATH"];
+  const path = flags.path ?? (term ? parseTokenPath(await term.ask(flags.revokeOnly ? "Revoke-only token file" : "Generator token file", defaultPath), "token file") : defaultPath);
   const previous = checkTarget(path, flags.force) === "replace" ? readPreviousToken(path) : undefined;
   const policies = flags.policies ?? (term ? parsePolicies(await term.ask("Policy for the generator token", DEFAULT_POLICY), "policy") : [DEFAULT_POLICY]);
   const { api } = services(config, ctx);
@@ -55,16 +59,17 @@ async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Conte
     const warning = await session.end();
     if (warning) io.err(`warning: ${warning}\n`);
   }
-  await checkOrRevoke(api, created, config.roleName, io);
+  if (flags.revokeOnly) await checkRevokeOnlyOrRevoke(api, created, config.podIdentity?.authMount);
+  else await checkOrRevoke(api, created, config.roleName, io);
   try {
     writeTokenFile(path, created.client_token, flags.force);
   } catch (err) {
     await revokeQuietly(api, created.client_token);
     throw new DriverError(`${errorMessage(err)}; the new token was revoked`);
   }
-  report(io, { path, created, session, node: config.nodeName, periodSeconds: flags.periodSeconds });
-  if (path !== config.generatorTokenPath) {
-    io.err(`note: the driver reads VAULTTMPFS_GENERATOR_TOKEN_PATH (now ${config.generatorTokenPath}); set it to ${path} on this node\n`);
+  report(io, { path, created, session, node: config.nodeName, periodSeconds: flags.periodSeconds, kind: flags.revokeOnly ? "revoke-only" : "generator" });
+  if (path !== defaultPath) {
+    io.err(`note: the driver reads ${pathVariable} (now ${defaultPath}); set it to ${path} on this node\n`);
   }
   if (previous !== undefined) await notePrevious(api, previous, path, io);
 }
@@ -108,6 +113,30 @@ async function checkOrRevoke(api: VaultApi, created: SecretAuth, roleName: strin
   throw new DriverError(`the new token (policies ${policies}) is not allowed ${describeNeeds(blocking)}: does the policy exist and grant this? It was revoked and nothing was written`);
 }
 
+/**
+ * A revoke-only token must revoke and renew, and must not be able to mint:
+ * if its policies let it create a token (or write a login role), writing it
+ * would put on the node exactly the secret pod identity mode removes.
+ */
+async function checkRevokeOnlyOrRevoke(api: VaultApi, created: SecretAuth, authMount: string | undefined): Promise<void> {
+  const needs = revokeOnlyNeeds();
+  const forbidden = mintingPaths(authMount);
+  let caps: Record<string, string[]>;
+  try {
+    caps = await api.capabilitiesSelf(created.client_token, [...needs.map((n) => n.path), ...forbidden]);
+  } catch (err) {
+    await revokeQuietly(api, created.client_token);
+    throw new DriverError(`cannot check what the new revoke-only token may do (${errorMessage(err)}); it was revoked and nothing was written`);
+  }
+  const policies = (created.token_policies ?? created.policies ?? []).join(", ");
+  const unmet = unmetNeeds(needs, caps);
+  const minting = writablePaths(forbidden, caps);
+  if (unmet.length === 0 && minting.length === 0) return;
+  await revokeQuietly(api, created.client_token);
+  const problems = [...(unmet.length ? [`is not allowed ${describeNeeds(unmet)}`] : []), ...(minting.length ? [`may write ${minting.join(", ")}, so it could mint tokens`] : [])];
+  throw new DriverError(`the new token (policies ${policies}) ${problems.join(" and ")}: use only policies/revoke_only_policy.hcl. It was revoked and nothing was written`);
+}
+
 async function revokeQuietly(api: VaultApi, token: string): Promise<void> {
   try {
     await api.revokeSelf(token);
@@ -134,12 +163,12 @@ async function notePrevious(api: VaultApi, previous: string, path: string, io: O
   }
 }
 
-function report(io: OperatorIo, r: { path: string; created: SecretAuth; session: Session; node: string; periodSeconds: number }): void {
+function report(io: OperatorIo, r: { path: string; created: SecretAuth; session: Session; node: string; periodSeconds: number; kind: "generator" | "revoke-only" }): void {
   const { created } = r;
   const policies = created.token_policies ?? created.policies ?? [];
   io.out(
     [
-      `generator token for node ${r.node} written to ${r.path} (mode ${TOKEN_FILE_MODE.toString(8).padStart(4, "0")})`,
+      `${r.kind} token for node ${r.node} written to ${r.path} (mode ${TOKEN_FILE_MODE.toString(8).padStart(4, "0")})`,
       `  accessor  ${created.accessor}`,
       `  policies  ${policies.join(", ")}`,
       `  ttl       ${formatSeconds(created.lease_duration)}, periodic ${formatSeconds(r.periodSeconds)}${created.renewable ? ", renewable" : ", NOT renewable"}`,

@@ -14,6 +14,8 @@ import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
 import { ensurePrivateStagingRoot, finishStaging, prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
 import { isOurs } from "../volume/tmpfs.ts";
 import { planOwnership } from "../volume/plan.ts";
+import { modeOf } from "../identity/config.ts";
+import { planLoginRole } from "../identity/plan.ts";
 
 /** What mount will do, decided before any side effect. */
 interface MountPlan {
@@ -26,7 +28,9 @@ interface MountPlan {
 /** Validation only: options against the node's config and authorization rules. No disk, no network. */
 export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
   authorizePolicies(req.policies, config.allowedPolicies, req.pod);
-  const role = resolveRole({ defaultRole: config.roleName, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod });
+  const role = config.podIdentity
+    ? planLoginRole(req, config, config.podIdentity)
+    : resolveRole({ defaultRole: config.roleName, requested: req.role, allowedRoles: config.allowedRoles, pod: req.pod });
   if (req.ttlSeconds !== undefined && config.maxTtlSeconds !== null && req.ttlSeconds > config.maxTtlSeconds) {
     throw new ForbiddenError(`vault/ttl of ${req.ttlSeconds}s exceeds this node's maximum of ${config.maxTtlSeconds}s (VAULTTMPFS_MAX_TTL)`);
   }
@@ -37,7 +41,8 @@ export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
 }
 
 export async function mountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
-  const req = parseMountArgs(args);
+  // In pod identity mode the Vault role decides the policies: vault/policies becomes optional.
+  const req = parseMountArgs(args, { policiesRequired: modeOf(ctx.env) === "token-role" });
   checkOwnDriver(req.volume, ctx.driverDir);
   Object.assign(ctx.trace, {
     dir: req.volume.dir,
@@ -67,11 +72,11 @@ export async function mountCommand(args: readonly string[], ctx: Context): Promi
     if (ctx.tmpfs.mountsBelow(dir).length > 0) throw new MountError(`${dir} has mounts below it; refusing to mount over them`);
     // Our mount without a token (a volume made before staging existed, or by hand): start over.
     if (existing) await ctx.tmpfs.unmount(dir);
-    const generatorToken = readGeneratorToken(config.generatorTokenPath);
+    const generatorToken = readGeneratorToken(config.nodeTokenPath);
     await revokeEarlierAttempt(svc, generatorToken, svc.journal.get(key));
     emptyDir(dir);
     await renewGenerator(svc, config, generatorToken, ctx);
-    const minted = await mint(svc, plan, config, generatorToken);
+    const minted = await mint(svc, plan, config, generatorToken, ctx);
     ctx.trace.accessor = minted.accessor;
     await materialise(svc, plan, config, generatorToken, minted, ctx);
     return success();
@@ -95,7 +100,7 @@ async function renewGenerator(svc: Services, config: DriverConfig, token: string
     const outcome = await renewGeneratorIfDue({
       api: svc.api,
       token,
-      tokenPath: config.generatorTokenPath,
+      tokenPath: config.nodeTokenPath,
       stateDir: config.stateDir,
       lockPath: svc.journal.lockPath("generator-renewal.lock"),
       now: ctx.now,
@@ -107,8 +112,13 @@ async function renewGenerator(svc: Services, config: DriverConfig, token: string
   }
 }
 
-async function mint(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string): Promise<MintedToken> {
+async function mint(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string, ctx: Context): Promise<MintedToken> {
   try {
+    if (config.podIdentity) {
+      const { obtainPodToken } = await import("../identity/obtain.ts");
+      const revokeAccessor = (accessor: string) => svc.rollbackApi.revokeAccessor(generatorToken, accessor);
+      return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal, revokeAccessor });
+    }
     return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {
     if (err instanceof UnexpectedResponseError && err.accessor) {

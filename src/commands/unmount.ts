@@ -36,7 +36,7 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
     }
     Object.assign(ctx.trace, { namespace: entry.namespace, pod: entry.pod, role: entry.role, policies: entry.policies, accessor: entry.accessor });
     try {
-      await revokePodToken(api, readGeneratorToken(config.generatorTokenPath), entry);
+      await revokePodToken(api, readGeneratorToken(config.nodeTokenPath), entry);
       journal.remove(entry);
       ctx.trace.detail = `${did}; token revoked`;
     } catch (err) {

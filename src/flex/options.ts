@@ -16,7 +16,7 @@ export interface PodIdentity {
 export interface MountRequest {
   readonly volume: PodVolumePath;
   readonly pod: PodIdentity;
-  /** Sanitised as Vault would (trimmed, lower-cased, de-duplicated), in request order. */
+  /** Sanitised as Vault would (trimmed, lower-cased, de-duplicated), in request order. Empty only in pod identity mode, when the pod left the choice to the Vault role. */
   readonly policies: readonly string[];
   /** `vault/role`, when the pod named one. */
   readonly role: string | undefined;
@@ -73,15 +73,15 @@ export function parseOptionsJson(json: string | undefined): Record<string, strin
 }
 
 /** `mount <dir> <json>`, or the pre-1.6 `mount <dir> <device> <json>`. */
-export function parseMountArgs(args: readonly string[]): MountRequest {
+export function parseMountArgs(args: readonly string[], opts: { readonly policiesRequired: boolean } = { policiesRequired: true }): MountRequest {
   if (args.length !== 2 && args.length !== 3) {
     throw new InvalidRequestError(`mount takes <dir> <json-options> (or <dir> <device> <json-options>), got ${args.length} argument(s)`);
   }
   const volume = parsePodVolumePath(args[0]);
-  return buildMountRequest(volume, parseOptionsJson(args[args.length - 1]));
+  return buildMountRequest(volume, parseOptionsJson(args[args.length - 1]), opts);
 }
 
-export function buildMountRequest(volume: PodVolumePath, options: Record<string, string>): MountRequest {
+export function buildMountRequest(volume: PodVolumePath, options: Record<string, string>, opts: { readonly policiesRequired: boolean } = { policiesRequired: true }): MountRequest {
   const unknown = Object.keys(options).filter((k) => k.startsWith("vault/") && !KNOWN_VAULT_OPTIONS.includes(k));
   if (unknown.length > 0) {
     throw new InvalidRequestError(`unknown option(s) ${unknown.map((k) => JSON.stringify(k)).join(", ")}; known options: ${KNOWN_VAULT_OPTIONS.join(", ")}`);
@@ -107,7 +107,7 @@ export function buildMountRequest(volume: PodVolumePath, options: Record<string,
   return {
     volume,
     pod: { uid: volume.podUid, namespace, name, serviceAccount: options[K8S.serviceAccount] ?? "" },
-    policies: parsePolicies(options[OPTION.policies]),
+    policies: !opts.policiesRequired && options[OPTION.policies] === undefined ? [] : parsePolicies(options[OPTION.policies]),
     role: parseRoleOption(options[OPTION.role]),
     unwrap: parseUnwrap(options[OPTION.unwrap]),
     fileMode: fileModeRaw === undefined ? undefined : parseFileMode(fileModeRaw),

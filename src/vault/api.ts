@@ -7,6 +7,7 @@ export interface SecretAuth {
   accessor: string;
   policies: string[] | null;
   token_policies?: string[];
+  identity_policies?: string[] | null;
   metadata: Record<string, string> | null;
   lease_duration: number;
   renewable: boolean;
@@ -159,6 +160,17 @@ export function vaultApi(client: VaultClient) {
       const path = `auth/${mount}/login/${encodeURIComponent(username)}`;
       const res = await client.send<Secret>({ method: "PUT", path, body: { password }, idempotent: false });
       return mustHave(res.body?.auth, "auth", "PUT", path);
+    },
+
+    /**
+     * POST auth/<mount>/login with `{role, jwt}` (the kubernetes and jwt
+     * methods); unauthenticated. Wrapped when `wrapTTL` is given. Not
+     * idempotent: each call creates a token. The JWT travels in the body only.
+     */
+    async login(mount: string, role: string, jwt: string, wrapTTL: string | undefined): Promise<Secret> {
+      const path = `auth/${mount}/login`;
+      const res = await client.send<Secret>({ method: "POST", path, body: { role, jwt }, wrapTTL, idempotent: false });
+      return mustHave(res.body, "body", "POST", path);
     },
 
     /** GET sys/health; its special status codes are data, not errors. */

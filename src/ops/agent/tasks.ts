@@ -22,11 +22,11 @@ export interface TaskDeps {
  * Re-reads the token file every time: `bootstrap --force` may replace it.
  */
 export async function renewTick(d: TaskDeps): Promise<void> {
-  const token = readGeneratorToken(d.config.generatorTokenPath);
+  const token = readGeneratorToken(d.config.nodeTokenPath);
   const outcome = await renewGeneratorIfDue({
     api: d.svc.api,
     token,
-    tokenPath: d.config.generatorTokenPath,
+    tokenPath: d.config.nodeTokenPath,
     stateDir: d.config.stateDir,
     lockPath: d.svc.journal.lockPath("generator-renewal.lock"),
     now: d.now,
@@ -48,7 +48,7 @@ export function renewFailed(d: Pick<TaskDeps, "log">, err: unknown): void {
 export function gcTicker(d: TaskDeps): () => Promise<void> {
   const reported = new Set<string>();
   return async () => {
-    const report = await collectGarbage({ journal: d.svc.journal, api: d.svc.api, tmpfs: d.tmpfs, generatorTokenPath: d.config.generatorTokenPath, dryRun: false, now: d.now, exists: existsSync });
+    const report = await collectGarbage({ journal: d.svc.journal, api: d.svc.api, tmpfs: d.tmpfs, generatorTokenPath: d.config.nodeTokenPath, dryRun: false, now: d.now, exists: existsSync });
     for (const item of report.items) logGcItem(d.log, item);
     // An unreadable journal file stays until a person looks at it: say so once, not every minute.
     for (const name of report.unreadable.filter((n) => !reported.has(n))) {

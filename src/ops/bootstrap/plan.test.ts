@@ -3,16 +3,21 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../flags.ts";
-import { checkTarget, ensureParentDirs, generatorTokenRequest, parseBootstrapFlags, TargetExistsError, writeTokenFile } from "./plan.ts";
+import { checkTarget, ensureParentDirs, generatorTokenRequest, parseBootstrapFlags, REVOKE_ONLY_POLICY, TargetExistsError, writeTokenFile } from "./plan.ts";
 
 describe("parseBootstrapFlags", () => {
   test("defaults: ask for policy and path, 24h period, ldap mount, no force", () => {
-    expect(parseBootstrapFlags([])).toEqual({ policies: undefined, periodSeconds: 86400, path: undefined, ldapMount: "ldap", username: undefined, force: false });
+    expect(parseBootstrapFlags([])).toEqual({ policies: undefined, periodSeconds: 86400, path: undefined, ldapMount: "ldap", username: undefined, force: false, revokeOnly: false });
+  });
+
+  test("--revoke-only picks the revoke-only policy unless --policy names another", () => {
+    expect(parseBootstrapFlags(["--revoke-only"])).toMatchObject({ revokeOnly: true, policies: [REVOKE_ONLY_POLICY] });
+    expect(parseBootstrapFlags(["--revoke-only", "--policy", "mine"])).toMatchObject({ revokeOnly: true, policies: ["mine"] });
   });
 
   test("every flag, both spellings", () => {
     const flags = parseBootstrapFlags(["--policy=a, b", "--period", "90m", "--path", "/etc/k/t", "--ldap-mount", "corp/ldap", "--username=bob", "--force"]);
-    expect(flags).toEqual({ policies: ["a", "b"], periodSeconds: 5400, path: "/etc/k/t", ldapMount: "corp/ldap", username: "bob", force: true });
+    expect(flags).toEqual({ policies: ["a", "b"], periodSeconds: 5400, path: "/etc/k/t", ldapMount: "corp/ldap", username: "bob", force: true, revokeOnly: false });
   });
 
   test.each([

@@ -12,6 +12,8 @@ import type { TokenCreateRequest } from "../../vault/api.ts";
 import { flagValue, UsageError } from "../flags.ts";
 
 export const DEFAULT_POLICY = "applications_token_creator";
+/** policies/revoke_only_policy.hcl: the node token of pod identity mode. */
+export const REVOKE_ONLY_POLICY = "vaulttmpfs_revoke_only";
 export const DEFAULT_PERIOD = "24h";
 export const DEFAULT_LDAP_MOUNT = "ldap";
 /** Root reads it; group read lets a node agent in the root group check it; never other. */
@@ -27,6 +29,8 @@ export interface BootstrapFlags {
   readonly ldapMount: string;
   readonly username: string | undefined;
   readonly force: boolean;
+  /** `--revoke-only`: the node token of pod identity mode (policy {@link REVOKE_ONLY_POLICY}, VAULTTMPFS_REVOKE_TOKEN_PATH). */
+  readonly revokeOnly: boolean;
 }
 
 /** Reads and validates every flag before anything else happens; a bad value is a UsageError (exit 2). */
@@ -38,13 +42,15 @@ export function parseBootstrapFlags(args: readonly string[]): BootstrapFlags {
   if (!ldapMount.split("/").every((seg) => /^[\w.-]+$/.test(seg) && !/^\.{1,2}$/.test(seg))) throw new UsageError(`--ldap-mount: ${JSON.stringify(ldapMount)} is not a Vault auth mount path (e.g. ldap or corp/ldap)`);
   const username = flagValue(args, "--username");
   if (username !== undefined && username.trim() === "") throw new UsageError("--username must not be empty");
+  const revokeOnly = args.includes("--revoke-only");
   return {
-    policies: policy === undefined ? undefined : parsePolicies(policy, "--policy"),
+    policies: policy === undefined ? (revokeOnly ? [REVOKE_ONLY_POLICY] : undefined) : parsePolicies(policy, "--policy"),
     periodSeconds: parsePeriod(flagValue(args, "--period") ?? DEFAULT_PERIOD),
     path: path === undefined ? undefined : parseTokenPath(path, "--path"),
     ldapMount,
     username: username?.trim(),
     force: args.includes("--force"),
+    revokeOnly,
   };
 }
 

@@ -128,9 +128,11 @@ export function openTerminal(signal?: AbortSignal, path = "/dev/tty"): Prompter 
         if (chunk === null) return finish("eof");
         if (!feed(chunk)) setTimeout(poll, chunk === "" ? POLL_MS : 0);
       };
-      write(question);
       // Raw mode: the terminal's own echo is off for both kinds of question; we echo visible answers ourselves.
+      // Switched on before the question shows: a password typed the instant the prompt appears
+      // would otherwise be echoed by the terminal (the full suite, under load, caught it on screen).
       tty.setRawMode(true);
+      write(question);
       const pending = typedAhead;
       typedAhead = "";
       if (!feed(pending)) poll();

@@ -39,6 +39,36 @@ export function generatorNeeds(roleName: string): CapabilityNeed[] {
   ];
 }
 
+/** What the revoke-only token of pod identity mode must be allowed (lookup-self is proven by calling it). */
+export function revokeOnlyNeeds(): CapabilityNeed[] {
+  return [
+    { path: "auth/token/revoke-accessor", purpose: "revoke pod tokens at unmount", anyOf: WRITE, sampled: false },
+    { path: "auth/token/renew-self", purpose: "keep itself alive", anyOf: WRITE, sampled: false },
+  ];
+}
+
+/**
+ * Paths through which a token could mint tokens or change who may log in:
+ * a revoke-only token must be denied all of them. `authMount` adds its
+ * role endpoint (writing a role there would let the node grant itself a login).
+ */
+export function mintingPaths(authMount: string | undefined): string[] {
+  return [
+    "auth/token/create",
+    "auth/token/create-orphan",
+    `auth/token/create/${SAMPLE_NAME}`,
+    ...(authMount ? [`auth/${authMount}/role/${SAMPLE_NAME}`] : []),
+  ];
+}
+
+/** The paths of `paths` on which `capabilities` allow a write (create, update, sudo or root). */
+export function writablePaths(paths: readonly string[], capabilities: Readonly<Record<string, readonly string[]>>): string[] {
+  return paths.filter((p) => {
+    const granted = capabilities[p] ?? [];
+    return !granted.includes("deny") && ["create", "update", "sudo", "root"].some((c) => granted.includes(c));
+  });
+}
+
 /** The needs `capabilities` (path → capabilities, as sys/capabilities-self answers) does not meet. `root` meets all. */
 export function unmetNeeds(needs: readonly CapabilityNeed[], capabilities: Readonly<Record<string, readonly string[]>>): CapabilityNeed[] {
   return needs.filter((need) => {

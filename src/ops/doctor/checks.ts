@@ -15,7 +15,9 @@ import { describeNeeds, sampleRole, unmetNeeds, type CapabilityNeed } from "./ca
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 export type CheckName =
   | "config" | "tenancy" | "tls" | "vault" | "token-file" | "token" | "capabilities" | "role"
-  | "install" | "state-dir" | "mount-tools" | "mount-test";
+  | "install" | "state-dir" | "mount-tools" | "mount-test"
+  /** Pod identity mode only. */
+  | "kubeconfig" | "kube-api" | "auth-method";
 
 export interface CheckResult {
   readonly name: CheckName;

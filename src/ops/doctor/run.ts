@@ -9,6 +9,7 @@ import { services, type Context } from "../../context.ts";
 import { errorMessage } from "../../errors.ts";
 import { readGeneratorToken } from "../../token/generator.ts";
 import type { VaultApi } from "../../vault/api.ts";
+import type { PodIdentityConfig } from "../../identity/config.ts";
 import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
 import {
   attempt, checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
@@ -59,17 +60,28 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
   const { api } = services(config, ctx);
   const probe = await probeHealth(api, ctx.now);
   const vault = checkVault(config.vault, probe);
-  const tokenFile = checkTokenFile(config.generatorTokenPath, fileFacts(config.generatorTokenPath));
+  const tokenFile = checkTokenFile(config.nodeTokenPath, fileFacts(config.nodeTokenPath));
   const head = [checkTls(config.vault, probe), vault, tokenFile];
   if (!usable(vault)) return [...head, ...(["token", "capabilities", "role"] as const).map((n) => skip(n, "not checked: Vault is not usable (see tls and vault)"))];
 
-  const token = await tokenCheck(api, config.generatorTokenPath, tokenFile);
+  const token = await tokenCheck(api, config.nodeTokenPath, tokenFile);
   const generator = usable(token.result) ? token.value : undefined;
+  if (config.podIdentity) {
+    const { asRevokeOnly } = await import("./identity.ts");
+    return [checkTls(config.vault, probe), vault, asRevokeOnly(tokenFile), asRevokeOnly(token.result), ...(await podIdentityChecks(api, config, config.podIdentity, generator))];
+  }
   const needs = generatorNeeds(config.roleName);
   const capabilities = generator
     ? checkCapabilities(config.roleName, needs, await attempt(() => api.capabilitiesSelf(generator, needs.map((n) => n.path))))
     : skip("capabilities", "not checked: no usable generator token (see token)");
   return [...head, token.result, capabilities, await roleCheck(api, config, generator)];
+}
+
+/** capabilities of the revoke-only token, then kubeconfig, kube-api and auth-method instead of the token role. */
+async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: PodIdentityConfig, token: string | undefined): Promise<CheckResult[]> {
+  const { checkAuthMethod, checkKube, checkRevokeOnlyToken } = await import("./identity.ts");
+  const capabilities = token ? await checkRevokeOnlyToken(api, identity, token) : skip("capabilities", "not checked: no usable revoke-only token (see token)");
+  return [capabilities, ...(await checkKube(config, identity)), await checkAuthMethod(api, identity)];
 }
 
 /** Reads the token file (even a too-open one: its token is still worth checking) and asks Vault about it. */

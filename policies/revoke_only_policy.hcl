@@ -1,0 +1,28 @@
+# vaulttmpfs_revoke_only: the rights of a node's token in pod identity mode
+# (the token `vaulttmpfs bootstrap --revoke-only` writes to
+# /etc/kubernetes/vaulttoken-revoke). Pods log in with their own
+# service-account tokens, so the node needs no right to mint anything: it
+# only revokes what its pods received, when they go.
+
+# Revoke a pod's login token at unmount, in gc and when a mount fails.
+# Vault checks nothing beyond this capability: the token could revoke any
+# token whose accessor it learnt (denial of service, never access), which is
+# why accessors stay in the node's root-only state dir.
+path "auth/token/revoke-accessor" {
+  capabilities = ["update"]
+}
+
+# Keep itself alive (a periodic token: `vaulttmpfs renew-token`, `agent`,
+# and at most one renew-self per half-TTL from mounts).
+path "auth/token/renew-self" {
+  capabilities = ["update"]
+}
+
+# `vaulttmpfs doctor` and `renew-token --min-ttl` read its own TTL.
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+
+# Nothing else: no auth/token/create*, no auth/<mount>/role, no secrets.
+# `vaulttmpfs doctor` asks Vault (sys/capabilities-self, in the default
+# policy) that every create path is denied to this token.

@@ -1,0 +1,71 @@
+import { describe, expect, test } from "bun:test";
+import { loadConfig } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { IDENTITY_DEFAULTS, modeOf } from "./config.ts";
+
+const pi = (env: Record<string, string> = {}) => loadConfig({ VAULTTMPFS_MODE: "pod-identity", ...env });
+
+describe("pod identity configuration", () => {
+  test("the default mode is token-role, unchanged: no pod identity config, the generator is the node token", () => {
+    const c = loadConfig({});
+    expect(c.mode).toBe("token-role");
+    expect(c.podIdentity).toBeNull();
+    expect(c.nodeTokenPath).toBe(c.generatorTokenPath);
+    expect(loadConfig({ VAULTTMPFS_MODE: "token-role" }).mode).toBe("token-role");
+  });
+
+  test("defaults in pod identity mode; the node token is the revoke-only one", () => {
+    const c = pi();
+    expect(c.podIdentity).toEqual({ ...IDENTITY_DEFAULTS });
+    expect(c.podIdentity).toMatchObject({ kubeconfig: "/etc/kubernetes/kubelet.conf", audience: "vault", tokenTtlSeconds: 600, authMount: "kubernetes", loginRole: "{namespace}" });
+    expect(c.nodeTokenPath).toBe("/etc/kubernetes/vaulttoken-revoke");
+    // A templated login role forbids vault/role unless VAULTTMPFS_ALLOWED_ROLES lists it.
+    expect(c.allowedRoles).toBeNull();
+    expect(pi({ VAULTTMPFS_LOGIN_ROLE: "apps" }).allowedRoles).toEqual(["*"]);
+  });
+
+  test("every variable parsed", () => {
+    const c = pi({
+      VAULTTMPFS_KUBECONFIG: "/var/lib/rancher/k3s/agent/kubelet.kubeconfig",
+      VAULTTMPFS_SA_AUDIENCE: "https://vault.example",
+      VAULTTMPFS_SA_TOKEN_TTL: "1h",
+      VAULTTMPFS_AUTH_MOUNT: "/k8s/prod/",
+      VAULTTMPFS_LOGIN_ROLE: "k8s_{namespace}_{serviceaccount}",
+      VAULTTMPFS_REVOKE_TOKEN_PATH: "/etc/vt/revoke",
+    });
+    expect(c.podIdentity).toEqual({ kubeconfig: "/var/lib/rancher/k3s/agent/kubelet.kubeconfig", audience: "https://vault.example", tokenTtlSeconds: 3600, authMount: "k8s/prod", loginRole: "k8s_{namespace}_{serviceaccount}", revokeTokenPath: "/etc/vt/revoke" });
+    expect(c.nodeTokenPath).toBe("/etc/vt/revoke");
+  });
+
+  test.each([
+    ["VAULTTMPFS_MODE", { VAULTTMPFS_MODE: "pod_identity" }, "must be \"token-role\" (the default) or \"pod-identity\""],
+    ["VAULTTMPFS_KUBECONFIG", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_KUBECONFIG: "kubelet.conf" }, "absolute path"],
+    ["VAULTTMPFS_SA_AUDIENCE", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_SA_AUDIENCE: "vault,api" }, "one audience"],
+    ["VAULTTMPFS_SA_TOKEN_TTL", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_SA_TOKEN_TTL: "5m" }, "between 10m and 2^32s"],
+    ["VAULTTMPFS_SA_TOKEN_TTL", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_SA_TOKEN_TTL: "ten minutes" }, "could not parse"],
+    ["VAULTTMPFS_AUTH_MOUNT", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_AUTH_MOUNT: "k8s/../sys" }, "not a Vault auth mount path"],
+    ["VAULTTMPFS_LOGIN_ROLE", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_LOGIN_ROLE: "{pod}" }, "not a valid Vault role name"],
+    ["VAULTTMPFS_REVOKE_TOKEN_PATH", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_REVOKE_TOKEN_PATH: "revoke" }, "absolute path"],
+  ])("a bad %s is a Failure naming it", (variable, env, text) => {
+    let err: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect((err as Error).message).toStartWith(`${variable}: `);
+    expect((err as Error).message).toContain(text);
+  });
+
+  test("pod identity variables are not read in token-role mode (a node keeps working while they are prepared)", () => {
+    expect(loadConfig({ VAULTTMPFS_SA_TOKEN_TTL: "1s" }).podIdentity).toBeNull();
+  });
+
+  test("modeOf reads the mode alone and leaves a bad value to the full load", () => {
+    expect(modeOf({ VAULTTMPFS_MODE: "pod-identity" })).toBe("pod-identity");
+    expect(modeOf({})).toBe("token-role");
+    expect(modeOf({ VAULTTMPFS_MODE: "nonsense" })).toBe("token-role");
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, test } from "bun:test";
+import { loadConfig } from "../../config.ts";
+import type { VaultApi } from "../../vault/api.ts";
+import { VaultNetworkError, VaultResponseError } from "../../vault/errors.ts";
+import { asRevokeOnly, checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
+
+const identity = loadConfig({ VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_AUTH_MOUNT: "jwt", VAULTTMPFS_LOGIN_ROLE: "apps" }).podIdentity!;
+const allowed = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-self": ["update"] };
+const denied = { "auth/token/create": ["deny"], "auth/token/create-orphan": ["deny"], "auth/token/create/default": ["deny"], "auth/jwt/role/default": ["deny"] };
+
+describe("judgeRevokeOnly", () => {
+  test("revokes, renews, mints nothing: ok", () => {
+    expect(judgeRevokeOnly(identity, { ok: true, value: { ...allowed, ...denied } })).toMatchObject({ status: "ok" });
+  });
+  test("a token that may create tokens (or write a login role) fails, naming the paths", () => {
+    const r = judgeRevokeOnly(identity, { ok: true, value: { ...allowed, ...denied, "auth/token/create": ["update"], "auth/jwt/role/default": ["create"] } });
+    expect(r).toMatchObject({ status: "fail", detail: expect.stringContaining("may write auth/token/create, auth/jwt/role/default: it can mint tokens") });
+    expect(judgeRevokeOnly(identity, { ok: true, value: { ...allowed, "auth/token/create": ["root"] } }).status).toBe("fail");
+  });
+  test("a token that cannot revoke fails", () => {
+    expect(judgeRevokeOnly(identity, { ok: true, value: { ...denied, "auth/token/renew-self": ["update"] } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/revoke-accessor") });
+    expect(judgeRevokeOnly(identity, { ok: false, error: new Error("boom") }).status).toBe("fail");
+  });
+});
+
+describe("checkAuthMethod", () => {
+  const answering = (err: unknown) => ({ login: async () => { throw err; } }) as unknown as VaultApi;
+  test.each([
+    ["an unmounted method", new VaultResponseError("POST", "/v1/auth/jwt/login", 404, ["no handler for route \"auth/jwt/login\". route entry not found."], false), "fail", "no auth method at auth/jwt"],
+    ["a missing role (jwt)", new VaultResponseError("POST", "/v1/auth/jwt/login", 400, ['role "apps" could not be found'], false), "fail", 'has no role "apps"'],
+    ["a missing role (kubernetes)", new VaultResponseError("POST", "/v1/auth/jwt/login", 400, ['invalid role name "apps"'], false), "fail", 'has no role "apps"'],
+    ["a role that refuses the bad JWT", new VaultResponseError("POST", "/v1/auth/jwt/login", 400, ["error validating token: malformed"], false), "ok", 'has role "apps"'],
+    ["Vault unreachable", new VaultNetworkError("POST", "/v1/auth/jwt/login", "ECONNREFUSED", null), "fail", "cannot reach Vault"],
+  ])("%s", async (_n, err, status, detail) => {
+    expect(await checkAuthMethod(answering(err), identity)).toMatchObject({ status, detail: expect.stringContaining(detail) });
+  });
+  test("a method that accepts a JWT that is not one is a failure", async () => {
+    const api = { login: async () => ({}) } as unknown as VaultApi;
+    expect((await checkAuthMethod(api, identity)).status).toBe("fail");
+  });
+});
+
+describe("asRevokeOnly", () => {
+  test("the shared token verdicts speak of the revoke-only token and its bootstrap", () => {
+    expect(asRevokeOnly({ name: "token-file", status: "fail", detail: "no generator token at /x", fix: "create it: vaulttmpfs bootstrap (or set VAULTTMPFS_GENERATOR_TOKEN_PATH)" })).toEqual({
+      name: "token-file", status: "fail", detail: "no revoke-only token at /x", fix: "create it: vaulttmpfs bootstrap --revoke-only (or set VAULTTMPFS_REVOKE_TOKEN_PATH)",
+    });
+    expect(asRevokeOnly({ name: "token", status: "ok", detail: "ttl 24h" })).toEqual({ name: "token", status: "ok", detail: "ttl 24h" });
+  });
+});
