@@ -1,6 +1,7 @@
 import type { VaultConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
+import { readBodyCapped, ResponseTooLargeError } from "./body.ts";
+import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultResponseTooLargeError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
 import { parseRetryAfter, retryDelay, type Outcome } from "./retry.ts";
 import { loadTls, type FetchTls } from "./tls.ts";
 
@@ -102,7 +103,7 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
       let failure: Error;
       try {
         const response = await attempt(url, request, signal);
-        const text = await response.text();
+        const text = await readBodyCapped(response);
         const ok = (response.status >= 200 && response.status < 400) || request.acceptStatus?.includes(response.status);
         if (ok) return { status: response.status, body: text.trim() === "" ? null : (JSON.parse(text) as T) };
         const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
@@ -112,6 +113,8 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
       } catch (err) {
         // A bad CA or client-certificate file is the node's config, not the network: no retry.
         if (err instanceof VaultResponseError || err instanceof ConfigError) throw err;
+        // Not retried: a server that sends that much once will send it again.
+        if (err instanceof ResponseTooLargeError) throw new VaultResponseTooLargeError(request.method, display, err.limit);
         if (signal.aborted) throw abortError();
         const code = errorCode(err);
         const isTls = TLS_CODES.test(code);
