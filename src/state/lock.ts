@@ -1,5 +1,5 @@
 import { dlopen, FFIType } from "bun:ffi";
-import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import { StateError } from "../errors.ts";
 
 const LOCK_EX = 2;
@@ -43,7 +43,8 @@ export function tryLock(path: string, testHooks: { afterOpen?: () => void } = {}
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
-      fd = openSync(path, "a", 0o600);
+      // O_NOFOLLOW: a symlink planted in locks/ must not make root create or lock a file elsewhere.
+      fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     } catch (err) {
       throw new StateError(`cannot open lock ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
