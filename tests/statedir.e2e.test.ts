@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mountAt } from "./support/kubelet.ts";
+import { mountAt, runOperator } from "./support/kubelet.ts";
 import { podUid, useWorld } from "./support/world.ts";
 
 const w = useWorld({ env: { VAULT_MAX_RETRIES: "0", VAULT_CLIENT_TIMEOUT: "3s" } });
@@ -94,9 +94,9 @@ describe("gc", () => {
     writeFileSync(join(volumes, `${uid}_vault.json`), JSON.stringify({ version: 1, podUid: uid, volumeName: "vault", dir, accessor: w.generatorAccessor, state: "pending" }));
     for (const d of [stateDir, volumes]) chownSync(d, NOBODY, NOBODY);
     // an operator command: plain text on stderr, non-zero exit
-    const run = Bun.spawnSync([w.kubelet.binary, "gc"], { env: { ...w.env, VAULTTMPFS_STATE_DIR: stateDir } });
+    const run = await runOperator(["gc"], { ...w.env, VAULTTMPFS_STATE_DIR: stateDir });
     expect(run.exitCode).toBe(1);
-    expect(run.stderr.toString()).toMatch(/refusing to use the state dir: .*belongs to uid 65534/);
+    expect(run.stderr).toMatch(/refusing to use the state dir: .*belongs to uid 65534/);
     expect(w.vault.lookup(w.generatorAccessor)).toBeDefined();
     expect(w.vault.requests.filter((r) => r.path === "auth/token/revoke-accessor")).toHaveLength(0);
   });
@@ -111,9 +111,9 @@ describe("gc", () => {
     const victim = w.kubelet.volumeDir(podUid());
     const name = `${uid}_vault.json`;
     writeFileSync(join(volumes, name), JSON.stringify({ version: 1, podUid: uid, volumeName: "vault", dir: victim, accessor: w.generatorAccessor, state: "active" }), { mode: 0o600 });
-    const run = Bun.spawnSync([w.kubelet.binary, "gc", "--json"], { env: { ...w.env, VAULTTMPFS_STATE_DIR: stateDir } });
+    const run = await runOperator(["gc", "--json"], { ...w.env, VAULTTMPFS_STATE_DIR: stateDir });
     expect(run.exitCode).toBe(1);
-    const report = JSON.parse(run.stdout.toString());
+    const report = JSON.parse(run.stdout);
     expect(report.unreadable).toEqual([name]);
     expect(report.items).toEqual([]);
     expect(w.vault.lookup(w.generatorAccessor)).toBeDefined();

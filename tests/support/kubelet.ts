@@ -143,3 +143,10 @@ export function requirePrivateMountNamespace(): void {
     throw new Error(`mount tests need root in a private mount namespace (now ${ns}); run them with \`npm test\`, which wraps bun test in unshare -m`);
   }
 }
+
+/** Runs an operator command (`gc`, `doctor`) of the compiled driver; async, so an emulator in this process can answer. */
+export async function runOperator(argv: readonly string[], env: Record<string, string>, binary = BINARY): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn([binary, ...argv], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { exitCode: await child.exited, stdout, stderr };
+}
