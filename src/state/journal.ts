@@ -87,6 +87,12 @@ export function openJournal(stateDir: string) {
       return tryLock(join(locksDir, `${keyName(key)}.lock`));
     },
 
+    /** A named node-wide lock (`generator-renewal.lock`, say) without waiting; undefined when held. */
+    tryLock(name: string): Lock | undefined {
+      prepare();
+      return tryLock(join(locksDir, name));
+    },
+
     lockPath(name: string): string {
       prepare();
       return join(locksDir, name);
