@@ -119,7 +119,8 @@ export function checkTokenFile(path: string, facts: FileFacts): CheckResult {
   const mode = (facts.mode & 0o7777).toString(8).padStart(4, "0");
   if (!facts.isFile) return fail("token-file", `${path} is not a regular file`, `replace it: vaulttmpfs bootstrap --force --path ${path}`);
   if (facts.mode & 0o007) return fail("token-file", `${path} is mode ${mode}: any user on the node can read or change the generator token`, `chmod 0600 ${path}, then consider the token leaked: vaulttmpfs bootstrap --force`);
-  if (facts.uid !== 0) return warn("token-file", `${path} belongs to uid ${facts.uid}, not root: that user can replace the token the driver uses`, `chown root ${path}`);
+  if (facts.mode & 0o020) return fail("token-file", `${path} is mode ${mode}: its group can replace the generator token, so the driver refuses it`, `chmod 0600 ${path}`);
+  if (facts.uid !== 0) return fail("token-file", `${path} belongs to uid ${facts.uid}, not root: that user can replace the token, so the driver refuses it`, `chown root ${path}`);
   return ok("token-file", `${path}: root-owned, mode ${mode}`);
 }
 
