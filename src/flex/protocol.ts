@@ -1,3 +1,5 @@
+import { scrub } from "../log/scrub.ts";
+
 /**
  * The FlexVolume wire format: what the kubelet passes in argv and the one
  * JSON object it parses back from stdout+stderr.
@@ -45,7 +47,8 @@ export const notSupported = (command: string): DriverResult => ({
 
 /** One JSON line. Messages are capped: the kubelet copies them into pod events. */
 export function renderResult(result: DriverResult): string {
-  const message = result.message && result.message.length > 1000 ? `${result.message.slice(0, 997)}...` : result.message;
+  const scrubbed = result.message === undefined ? undefined : scrub(result.message);
+  const message = scrubbed && scrubbed.length > 1000 ? `${scrubbed.slice(0, 997)}...` : scrubbed;
   return `${JSON.stringify({ ...result, ...(message === undefined ? {} : { message }) })}\n`;
 }
 

@@ -1,4 +1,5 @@
 import { appendFileSync } from "node:fs";
+import { scrub } from "./scrub.ts";
 
 /**
  * Fields of one operation record. Deliberately closed: there is no field for
@@ -34,7 +35,7 @@ export function createOpLog(file: string | null, now: () => Date = () => new Dat
     write(record) {
       if (file === null) return;
       try {
-        appendFileSync(file, `${JSON.stringify({ time: now().toISOString(), pid: process.pid, ...record })}\n`, { mode: 0o640 });
+        appendFileSync(file, `${scrub(JSON.stringify({ time: now().toISOString(), pid: process.pid, ...record }))}\n`, { mode: 0o640 });
       } catch {
         // deliberately silent: see above
       }

@@ -5,6 +5,7 @@ import { writeFileAtomic } from "../fsutil/atomic.ts";
 import { acquireLock, type Lock } from "../state/lock.ts";
 import type { VaultApi } from "../vault/api.ts";
 import { isVaultStatus } from "../vault/errors.ts";
+import { registerSecret } from "../log/scrub.ts";
 
 /**
  * Reads the node's generator token. One trailing newline (and surrounding
@@ -35,6 +36,7 @@ export function readGeneratorToken(path: string, opts: { judgeFile?: boolean } =
     closeSync(fd);
   }
   const token = raw.trim();
+  registerSecret(token);
   if (token === "") throw new DriverError(`the generator token file ${path} is empty; run "vaulttmpfs bootstrap"`);
   if (!/^[\x21-\x7e]+$/.test(token)) throw new DriverError(`the generator token in ${path} contains non-printable characters`);
   return token;
