@@ -166,6 +166,17 @@ describe("checkTenancy", () => {
     expect(r.detail).toStartWith("{namespace}-*: a placeholder is followed by");
     expect(r.fix).toContain("{namespace}.*");
   });
+  test("fails (not warns) when two tenants can reach one role through VAULTTMPFS_ALLOWED_ROLES", () => {
+    const r = checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "apps", VAULTTMPFS_ALLOWED_ROLES: "{namespace}-*" }));
+    expect(r.status).toBe("fail");
+    expect(r.detail).toStartWith("roles {namespace}-*: ");
+  });
+  test("a colliding role template does not even load", () => {
+    expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" })).toThrow(/gives two different tenants the same role/);
+    expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "{namespace}{serviceaccount}" })).toThrow(/same role/);
+    expect(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s_{namespace}_{serviceaccount}" }).roleName).toBe("k8s_{namespace}_{serviceaccount}");
+    expect(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-apps" }).roleName).toBe("k8s-{namespace}-apps");
+  });
   test("ok with separators namespaces cannot contain, and says what pods may get", () => {
     expect(checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}.*" }))).toEqual({
       name: "tenancy", status: "ok", detail: "pods may request policies matching {namespace}.*; role k8s-{namespace} (no vault/role override)",

@@ -60,7 +60,12 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
 
 /** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */
 export function checkTenancy(c: DriverConfig): CheckResult {
-  const risky = ambiguousPatterns([c.roleName, ...c.allowedPolicies, ...(c.allowedRoles ?? [])]);
+  // Roles fail: a shared role is a shared set of policies and limits. (loadConfig already refuses a colliding template.)
+  const riskyRoles = ambiguousPatterns([c.roleName, ...(c.allowedRoles ?? [])]);
+  if (riskyRoles.length > 0) {
+    return fail("tenancy", `roles ${riskyRoles.join(", ")}: a placeholder is followed by a character names can contain, so two tenants can reach the same role (namespace "team" also gets the roles of namespace "team-a")`, "separate placeholders with '_' (namespaces have none): VAULTTMPFS_ROLE_NAME=k8s_{namespace}_{serviceaccount}, VAULTTMPFS_ALLOWED_ROLES={namespace}_*");
+  }
+  const risky = ambiguousPatterns(c.allowedPolicies);
   if (risky.length > 0) {
     return warn("tenancy", `${risky.join(", ")}: a placeholder is followed by a character names can contain, so namespace "team" also matches names of namespace "team-a"`, "separate placeholders with '.' or '_' (namespaces have neither): VAULTTMPFS_ALLOWED_POLICIES={namespace}.*, roles k8s_{namespace}");
   }
