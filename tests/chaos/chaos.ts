@@ -43,6 +43,8 @@ export interface ChaosReport {
   readonly badOutputs: string[];
   readonly slowCalls: string[];
   readonly finalGcExit: number;
+  /** What the gc runs reported recovering: journal temp files of killed writes, staging mounts of killed mounts, revoked entries. */
+  readonly gcRecovered: { crashedWrites: number; staging: number; revoked: number };
   readonly boundMs: number;
   /** Everything that must be zero is. */
   readonly ok: boolean;
@@ -351,7 +353,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const mine = creates.filter((r) => !used.has(r) && podOf(r) === uid && r.at <= t.creationTime + 5);
       const late = mine.find((r) => r.fault === "delay" || r.fault === "hang");
       const killed = mine.find((r) => (killWindows.get(uid) ?? []).some(([from, to]) => r.at >= from - 5 && r.at <= to));
-      const reset = mine.find((r) => downAt.some((d) => r.at <= d && r.at >= d - timeoutMs));
+      // Bytes the proxy had already passed on reach Vault just after it went down.
+      const reset = mine.find((r) => downAt.some((d) => r.at <= d + 200 && r.at >= d - timeoutMs));
       // A create that Vault answered after the driver's deadline had passed (a loaded node, no fault needed):
       // the driver's own log says it gave up on that create.
       const gaveUp = logLines.find((l) => l.includes(uid) && /"op":"mount".*auth\/token\/create\/[^"]*: (no answer within|cannot reach Vault|interrupted)/.test(l));
@@ -406,6 +409,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     badOutputs,
     slowCalls,
     finalGcExit: finalGc.exitCode,
+    gcRecovered: gcTally(outputs),
     boundMs,
     ok:
       leakedTokens.every((t) => t.why !== "UNJUSTIFIED") &&
@@ -418,6 +422,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   return report;
 }
 
+/** Sums what the `gc --json` outputs of the run say they did. */
+function gcTally(outputs: readonly string[]): ChaosReport["gcRecovered"] {
+  const tally = { crashedWrites: 0, staging: 0, revoked: 0 };
+  for (const out of outputs) {
+    if (!out.startsWith('{"dryRun"')) continue;
+    try {
+      const r = JSON.parse(out) as { items: { action: string }[]; leftovers: { kind: string; action: string }[]; cleanedStaging: number };
+      tally.crashedWrites += r.leftovers.filter((l) => l.kind === "crashed write" && (l.action === "revoked" || l.action === "removed")).length;
+      tally.staging += r.cleanedStaging;
+      tally.revoked += r.items.filter((i) => i.action === "revoked").length;
+    } catch {
+      // a gc killed mid-output
+    }
+  }
+  return tally;
+}
+
 /** The report as the lines `npm run chaos` prints. */
 export function describeReport(r: ChaosReport): string[] {
   const n = (xs: readonly unknown[]) => xs.length;
@@ -426,6 +447,7 @@ export function describeReport(r: ChaosReport): string[] {
     `  calls: ${r.calls.mount} mount, ${r.calls.unmount} unmount (${r.calls.success} Success, ${r.calls.failure} Failure, ${r.calls.killed} killed by SIGKILL), ${r.calls.gc} gc`,
     `  scenarios: ${Object.entries(r.scenarios).map(([k, v]) => `${k} ${v}`).join(", ")}`,
     `  faults: ${Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(", ")}`,
+    `  gc during the run: ${r.gcRecovered.revoked} entries revoked, ${r.gcRecovered.crashedWrites} journal temp files of killed writes recovered, ${r.gcRecovered.staging} staging dirs cleaned`,
     `  live pod tokens without a volume: ${n(r.leakedTokens)} (unjustified: ${r.leakedTokens.filter((t) => t.why === "UNJUSTIFIED").length})`,
     ...r.leakedTokens.map((t) => `    ${t.accessor} pod ${t.podUid}: ${t.why}`),
     `  leaked mounts: ${n(r.leakedMounts)}; volume/staging dirs left: ${n(r.volumeDirs)}; journal files: ${n(r.journalFiles)}; temp files: ${n(r.tempFiles)}`,
