@@ -20,16 +20,21 @@ function victim(): string {
   writeFileSync(join(dir, "precious"), "keep me");
   return dir;
 }
+/** A pod volume dir that is a symlink to a victim dir. */
+function linkedVolumeDir() {
+  const uid = podUid();
+  const target = victim();
+  const dir = w.kubelet.volumeDir(uid);
+  mkdirSync(dirname(dir), { recursive: true });
+  symlinkSync(target, dir);
+  return { uid, target, dir };
+}
 const options = (uid: string) => goJson(w.kubelet.mountOptions({ uid, namespace: "shop", serviceAccount: "web" }, { "vault/policies": "app" }));
 const creates = () => w.vault.requests.filter((r) => r.path.startsWith("auth/token/create")).length;
 
 describe("a symlink in place of the volume dir", () => {
   test("mount refuses it: the target is neither emptied nor mounted over, nothing minted", async () => {
-    const uid = podUid();
-    const target = victim();
-    const dir = w.kubelet.volumeDir(uid);
-    mkdirSync(dirname(dir), { recursive: true });
-    symlinkSync(target, dir);
+    const { uid, target, dir } = linkedVolumeDir();
     const m = await w.kubelet.call(["mount", dir, options(uid)]);
     expect(m.json).toEqual({ status: "Failure", message: `the volume dir ${dir} is a symlink, not a directory; refusing to follow it (remove the link)` });
     expect(m.stderr).toBe("");
@@ -40,11 +45,7 @@ describe("a symlink in place of the volume dir", () => {
   });
 
   test("a bare unmount refuses it and leaves the target alone", async () => {
-    const uid = podUid();
-    const target = victim();
-    const dir = w.kubelet.volumeDir(uid);
-    mkdirSync(dirname(dir), { recursive: true });
-    symlinkSync(target, dir);
+    const { uid, target, dir } = linkedVolumeDir();
     const u = await w.kubelet.call(["unmount", dir]);
     expect(u.json.status).toBe("Failure");
     expect(u.json.message).toContain("is a symlink");

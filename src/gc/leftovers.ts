@@ -49,34 +49,18 @@ export interface LeftoverDeps {
  * goes once that is settled.
  */
 export async function recoverTempFiles(deps: LeftoverDeps): Promise<Leftover[]> {
-  const volumesDir = join(deps.journal.stateDir, "volumes");
-  const out: Leftover[] = [];
-  for (const name of listNames(volumesDir)) {
-    const m = TEMP_NAME.exec(name);
-    const key = m?.[1] ? parseKeyName(m[1]) : undefined;
-    if (!key) continue;
-    const file = join(volumesDir, name);
-    const lock = deps.journal.tryLockVolume(key);
-    if (!lock) {
-      out.push({ file: name, key, kind: "crashed write", action: "busy" });
-      continue;
-    }
+  const named = listNames(join(deps.journal.stateDir, "volumes")).map((name) => ({ name, key: parseKeyName(TEMP_NAME.exec(name)?.[1] ?? "") }));
+  return eachUnderLock(deps, "crashed write", named, async (file, key) => {
+    const salvaged = salvageAccessors(readOrEmpty(file));
+    let covered = false;
     try {
-      const salvaged = salvageAccessors(readOrEmpty(file));
-      let covered = false;
-      try {
-        covered = salvaged !== undefined && deps.journal.get(key)?.accessor === salvaged.accessor;
-      } catch {
-        // the entry itself is unreadable: it is handled as a corrupt entry; this token still needs revoking
-      }
-      // No volume can hold this token: its mount died before the rename, so it never built one.
-      const result = await settle(deps, file, key, "crashed write", covered ? undefined : salvaged, () => false);
-      out.push({ ...result, file: name });
-    } finally {
-      lock.release();
+      covered = salvaged !== undefined && deps.journal.get(key)?.accessor === salvaged.accessor;
+    } catch {
+      // the entry itself is unreadable: it is handled as a corrupt entry; this token still needs revoking
     }
-  }
-  return out;
+    // No volume can hold this token: its mount died before the rename, so it never built one.
+    return settle(deps, file, key, "crashed write", covered ? undefined : salvaged, () => false);
+  });
 }
 
 /**
@@ -85,28 +69,36 @@ export async function recoverTempFiles(deps: LeftoverDeps): Promise<Leftover[]> 
  * no longer blocked; reported when nothing can be salvaged.
  */
 export async function recoverCorruptEntries(deps: LeftoverDeps, unreadable: readonly string[]): Promise<Leftover[]> {
+  const named = unreadable.map((name) => ({ name, key: parseKeyName(name.replace(/\.json$/, "")) }));
+  return eachUnderLock(deps, "corrupt entry", named, async (file, key) => {
+    const text = readOrEmpty(file);
+    if (parsesAsObject(text)) return undefined; // well-formed but not matching its key: never acted on (see entry-check.ts)
+    const salvaged = salvageAccessors(text);
+    if (!salvaged) return { key, kind: "corrupt entry", action: "unrecoverable", error: "no accessor can be read from it" };
+    const dir = salvageDir(text);
+    return settle(deps, file, key, "corrupt entry", salvaged, () => deps.mayBeInUse(key, dir));
+  });
+}
+
+/** Runs `act` on each file under its volume's lock; a lock held elsewhere means a live writer: "busy". */
+async function eachUnderLock(
+  deps: LeftoverDeps,
+  kind: Leftover["kind"],
+  named: readonly { name: string; key: VolumeKey | undefined }[],
+  act: (file: string, key: VolumeKey) => Promise<Omit<Leftover, "file"> | undefined>,
+): Promise<Leftover[]> {
   const volumesDir = join(deps.journal.stateDir, "volumes");
   const out: Leftover[] = [];
-  for (const name of unreadable) {
-    const key = parseKeyName(name.replace(/\.json$/, ""));
+  for (const { name, key } of named) {
     if (!key) continue;
-    const file = join(volumesDir, name);
     const lock = deps.journal.tryLockVolume(key);
     if (!lock) {
-      out.push({ file: name, key, kind: "corrupt entry", action: "busy" });
+      out.push({ file: name, key, kind, action: "busy" });
       continue;
     }
     try {
-      const text = readOrEmpty(file);
-      if (parsesAsObject(text)) continue; // well-formed but not matching its key: never acted on (see entry-check.ts)
-      const salvaged = salvageAccessors(text);
-      if (!salvaged) {
-        out.push({ file: name, key, kind: "corrupt entry", action: "unrecoverable", error: "no accessor can be read from it" });
-        continue;
-      }
-      const dir = salvageDir(text);
-      const result = await settle(deps, file, key, "corrupt entry", salvaged, () => deps.mayBeInUse(key, dir));
-      out.push({ ...result, file: name });
+      const result = await act(join(volumesDir, name), key);
+      if (result) out.push({ ...result, file: name });
     } finally {
       lock.release();
     }

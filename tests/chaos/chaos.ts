@@ -180,10 +180,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   // SIGKILL at a random moment of a random share of the driver processes.
   let killShare = 0.2;
+  /** Per pod: when each of its driver processes started, to tell a killed call's last bytes from the next call's. */
+  const spawns = new Map<string, number[]>();
   kubelet.onSpawn = (child: Subprocess, argv) => {
-    if (!chance(killShare)) return;
     const spawnedAt = Date.now();
     const uid = /\/pods\/([^/]+)\//.exec(argv[1] ?? "")?.[1] ?? "";
+    spawns.set(uid, [...(spawns.get(uid) ?? []), spawnedAt]);
+    if (!chance(killShare)) return;
     setTimeout(() => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGKILL");
@@ -352,7 +355,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const uid = t.meta?.poduid ?? "";
       const mine = creates.filter((r) => !used.has(r) && podOf(r) === uid && r.at <= t.creationTime + 5);
       const late = mine.find((r) => r.fault === "delay" || r.fault === "hang");
-      const killed = mine.find((r) => (killWindows.get(uid) ?? []).some(([from, to]) => r.at >= from - 5 && r.at <= to));
+      // A request written just before the SIGKILL reaches Vault just after it: allow 100 ms, but never past the pod's next call.
+      const nextSpawn = (from: number) => (spawns.get(uid) ?? []).find((t) => t > from) ?? Number.POSITIVE_INFINITY;
+      const killed = mine.find((r) => (killWindows.get(uid) ?? []).some(([from, to]) => r.at >= from - 5 && r.at <= Math.min(to + 100, nextSpawn(from))));
       // Bytes the proxy had already passed on reach Vault just after it went down.
       const reset = mine.find((r) => downAt.some((d) => r.at <= d + 200 && r.at >= d - timeoutMs));
       // A create that Vault answered after the driver's deadline had passed (a loaded node, no fault needed):
