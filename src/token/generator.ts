@@ -6,6 +6,7 @@ import { acquireLock, type Lock } from "../state/lock.ts";
 import type { VaultApi } from "../vault/api.ts";
 import { isVaultStatus } from "../vault/errors.ts";
 import { registerSecret } from "../log/scrub.ts";
+import { readFileNoFollow } from "../state/safe-dir.ts";
 
 /**
  * Reads the node's generator token. One trailing newline (and surrounding
@@ -83,7 +84,7 @@ function fileIdentity(path: string): string {
 
 function readState(path: string): RenewalState | undefined {
   try {
-    const s = JSON.parse(readFileSync(path, "utf8")) as RenewalState;
+    const s = JSON.parse(readFileNoFollow(path)) as RenewalState;
     return s.version === 1 && typeof s.renewedAtMs === "number" ? s : undefined;
   } catch {
     return undefined;
