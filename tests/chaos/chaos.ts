@@ -367,7 +367,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       if (by) used.add(by);
       let why = "UNJUSTIFIED";
       if (by && by === late) why = `create processed after the client's deadline (emulator fault "${late.fault}" at ${new Date(late.at).toISOString()})`;
-      else if (by && by === killed) why = `create sent by a driver killed with SIGKILL while it was in flight (at ${new Date(killed.at).toISOString()})`;
+      else if (by && by === killed) {
+        const kill = (killWindows.get(uid) ?? []).map(([, to]) => to).find((to) => to >= killed.at - 5) ?? 0;
+        const answered = killed.answeredAt === undefined ? "before Vault answered" : `${kill - killed.answeredAt} ms after Vault answered, before its journal write`;
+        why = `create sent by a driver killed with SIGKILL ${answered} (at ${new Date(killed.at).toISOString()})`;
+      }
       else if (by && by === reset) why = `create in flight when Vault went down; its answer was reset (at ${new Date(reset.at).toISOString()})`;
       else if (by) why = `create answered after the driver gave up on it (its log: ${/"error":"([^"]*)"/.exec(gaveUp ?? "")?.[1] ?? "?"})`;
       return { accessor: t.accessor, podUid: uid, why };
