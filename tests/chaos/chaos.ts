@@ -357,7 +357,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const late = mine.find((r) => r.fault === "delay" || r.fault === "hang");
       // A request written just before the SIGKILL reaches Vault just after it: allow 100 ms, but never past the pod's next call.
       const nextSpawn = (from: number) => (spawns.get(uid) ?? []).find((t) => t > from) ?? Number.POSITIVE_INFINITY;
-      const killed = mine.find((r) => (killWindows.get(uid) ?? []).some(([from, to]) => r.at >= from - 5 && r.at <= Math.min(to + 100, nextSpawn(from))));
+      const killWindow = (r: (typeof creates)[number]) => (killWindows.get(uid) ?? []).find(([from, to]) => r.at >= from - 5 && r.at <= Math.min(to + 100, nextSpawn(from)));
+      const killed = mine.find((r) => killWindow(r) !== undefined);
       // Bytes the proxy had already passed on reach Vault just after it went down.
       const reset = mine.find((r) => downAt.some((d) => r.at <= d + 200 && r.at >= d - timeoutMs));
       // A create that Vault answered after the driver's deadline had passed (a loaded node, no fault needed):
@@ -368,8 +369,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       let why = "UNJUSTIFIED";
       if (by && by === late) why = `create processed after the client's deadline (emulator fault "${late.fault}" at ${new Date(late.at).toISOString()})`;
       else if (by && by === killed) {
-        const kill = (killWindows.get(uid) ?? []).map(([, to]) => to).find((to) => to >= killed.at - 5) ?? 0;
-        const answered = killed.answeredAt === undefined ? "before Vault answered" : `${kill - killed.answeredAt} ms after Vault answered, before its journal write`;
+        const kill = killWindow(killed)?.[1] ?? 0;
+        const answered = killed.answeredAt === undefined || kill < killed.answeredAt ? "before Vault's answer was written" : `${kill - killed.answeredAt} ms after Vault answered, before its journal write`;
         why = `create sent by a driver killed with SIGKILL ${answered} (at ${new Date(killed.at).toISOString()})`;
       }
       else if (by && by === reset) why = `create in flight when Vault went down; its answer was reset (at ${new Date(reset.at).toISOString()})`;
