@@ -96,7 +96,12 @@ export function checkStateDir(dir: string): CheckResult {
   if (!st.isDirectory()) return fail("state-dir", `${dir} is not a directory`, "set VAULTTMPFS_STATE_DIR to a directory");
   const unsafe = stateTreeProblems(dir);
   if (unsafe.length > 0) return fail("state-dir", `the driver refuses this state dir: ${unsafe.join("; ")}`, "make it and volumes/, locks/, staging/ real root-owned dirs without group/other write (chown root:root, chmod 0700)");
-  const { unreadable } = openJournal(dir).list();
+  let unreadable: string[];
+  try {
+    unreadable = openJournal(dir).list().unreadable;
+  } catch (err) {
+    return fail("state-dir", `cannot list the journal in ${dir}: ${errorMessage(err)}`, "run doctor as root; check the state dir's permissions");
+  }
   if (unreadable.length > 0) return fail("state-dir", `journal files that cannot be used (corrupt, or not matching their name): ${unreadable.slice(0, 5).join(", ")}${unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : ""}; their volumes cannot be mounted again`, `run "vaulttmpfs gc" (it revokes what it can salvage); inspect and remove what it leaves in ${dir}/volumes`);
   const code = probeWrite(dir);
   if (code) return fail("state-dir", `cannot create a file in ${dir} (${code}): mounts fail without their journal`, "make it writable by root (a read-only mount?) or set VAULTTMPFS_STATE_DIR");
