@@ -12,6 +12,7 @@ import { installCommand } from "./commands/install.ts";
 import { agentCommand } from "./commands/agent.ts";
 import { checkFlags, UsageError, type OperatorIo } from "./ops/flags.ts";
 import { COMMIT, VERSION } from "./version.ts";
+import { scrub } from "./log/scrub.ts";
 
 type OperatorCommand = {
   readonly summary: string;
@@ -109,7 +110,9 @@ export async function main(argv: readonly string[], env: Env, output: Output, ct
   }
 }
 
-async function runOperator(name: string, command: OperatorCommand, args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
+async function runOperator(name: string, command: OperatorCommand, args: readonly string[], ctx: Context, rawIo: OperatorIo): Promise<number> {
+  // Every line an operator command prints passes the scrubber, like the kubelet's JSON and the log.
+  const io: OperatorIo = { out: (t) => rawIo.out(scrub(t)), err: (t) => rawIo.err(scrub(t)) };
   if (args.includes("--help") || args.includes("-h")) {
     io.out(`${command.summary}\n\nusage: ${command.usage}\n`);
     return 0;

@@ -1,3 +1,4 @@
+import { ambiguousPatterns } from "./authz/authorize.ts";
 import { hostname } from "node:os";
 import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "./errors.ts";
@@ -247,4 +248,13 @@ function checkRoleTemplate(role: string): void {
   if (!isRoleName(bare)) {
     throw new ConfigError(ENV.ROLE_NAME, `${JSON.stringify(role)} is not a valid Vault token role name (letters, digits, '_', '-', '.'; placeholders {namespace} and {serviceaccount})`);
   }
+  // Two tenants resolving to one role would share its policies and limits.
+  if (ambiguousPatterns([role]).length > 0) {
+    throw new ConfigError(ENV.ROLE_NAME, `${JSON.stringify(role)} gives two different tenants the same role (with k8s-{namespace}-{serviceaccount}, namespace a + service account b-web and namespace a-b + service account web both get k8s-a-b-web); join placeholders with '_', which a namespace cannot contain: ${suggestRole(role)}`);
+  }
+}
+
+/** The template with every character between and after placeholders that names may contain replaced by '_'. */
+function suggestRole(role: string): string {
+  return role.replaceAll(/\}[-.]/g, "}_").replaceAll(/[-.]\{/g, "_{");
 }

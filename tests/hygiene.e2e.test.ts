@@ -66,6 +66,9 @@ const CASES: Case[] = [
   { name: "bad role option", argv: (d, u) => ["mount", d, opts(u, { ...ok, "vault/role": "../../sys" })], message: /vault\/role/ },
   { name: "role Vault does not know", argv: (d, u) => ["mount", d, opts(u, { ...ok, "vault/role": "nope" })], message: /400 unknown role nope/ },
   // exit 0 on purpose: on a non-zero exit the kubelet logs the whole argv, secret values included
+  // Issue 10, item 9: only a key (which only the kubelet sets) makes a Failure exit 0, never a pod author's value.
+  { name: "the secretRef marker in an option value, not a key", argv: (d, u) => ["mount", d, opts(u, { ...ok, "vault/filePermissions": "kubernetes.io/secret/x" })], message: /octal/, exitCode: 1 },
+  { name: "the quoted secretRef marker in an option value", argv: (d, u) => ["mount", d, opts(u, { ...ok, "vault/filePermissions": '"kubernetes.io/secret/x' })], message: /octal/, exitCode: 1 },
   { name: "a secretRef (its values are in argv)", argv: (d, u) => ["mount", d, opts(u, { ...ok, "kubernetes.io/secret/password": "aHVudGVyMg==" })], message: /takes no secretRef/, exitCode: 0 },
   { name: "policy the role refuses", argv: (d, u) => ["mount", d, opts(u, { "vault/policies": "admin" })], message: /token policy "admin" is disallowed|must be subset/ },
 ];

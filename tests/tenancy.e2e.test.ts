@@ -5,7 +5,7 @@
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mountAt } from "./support/kubelet.ts";
+import { mountAt, runOperator } from "./support/kubelet.ts";
 import { podUid, useWorld } from "./support/world.ts";
 
 const w = useWorld({ env: { VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}-*,shared-read", VAULTTMPFS_MAX_TTL: "2h" } });
@@ -109,5 +109,27 @@ describe("read-only volumes", () => {
     const un = await w.kubelet.unmount(call.dir);
     expect(un !== "skipped" && un.json.status).toBe("Success");
     expect(mountAt(call.dir)).toBeUndefined();
+  });
+});
+
+describe("role templates that give two tenants one role (issue 10, item 8)", () => {
+  test("k8s-{namespace}-{serviceaccount}: namespace a + service account b-web would get the role of a-b + web; refused, nothing minted", async () => {
+    w.vault.writeRole("k8s-a-b-web", { allowed_policies: ["shared-read"], orphan: true, token_period: 3600 } as never);
+    const env = { VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" };
+    const call = await w.kubelet.mount({ uid: podUid(), namespace: "a", name: "web-0", serviceAccount: "b-web" }, { "vault/policies": "shared-read" }, env);
+    expect(call.json.status).toBe("Failure");
+    expect(call.json.message).toMatch(/^VAULTTMPFS_ROLE_NAME: "k8s-\{namespace\}-\{serviceaccount\}" gives two different tenants the same role .*: k8s_\{namespace\}_\{serviceaccount\}$/);
+    expect(w.vault.requests).toEqual([]);
+    const doctor = await runOperator(["doctor", "--json"], { ...w.env, ...env });
+    expect(doctor.exitCode).toBe(1);
+    expect(JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "config")).toMatchObject({ status: "fail", detail: expect.stringContaining("same role") });
+  });
+
+  test("k8s_{namespace}_{serviceaccount} keeps them apart", async () => {
+    w.vault.writeRole("k8s_a_b-web", { allowed_policies: ["shared-read"], orphan: true, token_period: 3600 } as never);
+    const call = await w.kubelet.mount({ uid: podUid(), namespace: "a", name: "web-0", serviceAccount: "b-web" }, { "vault/policies": "shared-read" }, { VAULTTMPFS_ROLE_NAME: "k8s_{namespace}_{serviceaccount}" });
+    expect(call.json.status).toBe("Success");
+    expect(w.vault.requests.find((r) => r.path.startsWith("auth/token/create/"))?.path).toBe("auth/token/create/k8s_a_b-web");
+    await w.kubelet.unmount(call.dir);
   });
 });

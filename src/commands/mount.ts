@@ -13,6 +13,7 @@ import { revokePodToken } from "../token/revoke.ts";
 import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
 import { ensurePrivateStagingRoot, finishStaging, prepareStaging, removeStaging, stagingDir } from "../volume/staging.ts";
 import { isOurs } from "../volume/tmpfs.ts";
+import { requireRealVolumePath } from "../volume/real-dir.ts";
 import { planOwnership } from "../volume/plan.ts";
 import { modeOf } from "../identity/config.ts";
 import { planLoginRole } from "../identity/plan.ts";
@@ -61,6 +62,7 @@ export async function mountCommand(args: readonly string[], ctx: Context): Promi
   const lock = await svc.journal.lockVolume(key);
   try {
     const dir = key.dir;
+    requireRealVolumePath(dir, key.kubeletRoot);
     const existing = ctx.tmpfs.mountAt(dir);
     if (existing && !isOurs(existing)) {
       throw new MountError(`${dir} is already a ${existing.fsType} mount (source ${JSON.stringify(existing.source)}) that this driver did not make; refusing to touch it`);
@@ -156,6 +158,7 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     if (req.readOnly) await ctx.tmpfs.remountReadOnly(stage);
     if (ctx.signal.aborted) throw new DriverError("interrupted by a signal before the volume was ready");
     mkdirSync(dir, { recursive: true, mode: 0o750 });
+    requireRealVolumePath(dir, req.volume.kubeletRoot); // mount(8) would follow a link swapped in meanwhile
     await ctx.tmpfs.bind(stage, dir);
     await finishStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover goes at unmount
   } catch (err) {

@@ -28,7 +28,8 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
   try {
     const did = await teardownVolume(volume.dir, ctx.tmpfs);
     // A mount killed between its bind and its cleanup leaves the staging tmpfs (token inside) behind.
-    await removeStaging(stagingDir(config.stateDir, volume), ctx.tmpfs);
+    // Past this point the volume is gone: nothing below may turn that into a Failure the kubelet retries.
+    await removeStaging(stagingDir(config.stateDir, volume), ctx.tmpfs).catch((err) => void (ctx.trace.error = `staging left for gc: ${errorMessage(err)}`));
     const entry = journal.get(volume);
     if (!entry) {
       ctx.trace.detail = `${did}; no journal entry, nothing to revoke`;
@@ -37,15 +38,29 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
     Object.assign(ctx.trace, { namespace: entry.namespace, pod: entry.pod, role: entry.role, policies: entry.policies, accessor: entry.accessor });
     try {
       await revokePodToken(api, readGeneratorToken(config.nodeTokenPath), entry);
-      journal.remove(entry);
       ctx.trace.detail = `${did}; token revoked`;
+      recordQuietly(ctx, () => journal.remove(entry));
     } catch (err) {
       const lastError = errorMessage(err);
-      journal.put({ ...entry, state: "pending", attempts: entry.attempts + 1, lastError, updatedAt: new Date(ctx.now()).toISOString() });
       ctx.trace.detail = `${did}; revocation pending (gc will retry): ${lastError}`;
+      recordQuietly(ctx, () => journal.put({ ...entry, state: "pending", attempts: entry.attempts + 1, lastError, updatedAt: new Date(ctx.now()).toISOString() }));
     }
     return success();
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * Records the outcome in the journal after the teardown. A state dir that
+ * cannot be written (read-only, full) does not fail the unmount: the entry as
+ * it was still names the token, and gc revokes it (again: "not found" counts
+ * as done) and removes the entry once the dir is writable.
+ */
+function recordQuietly(ctx: Context, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    ctx.trace.error = `journal not updated (gc will finish it): ${errorMessage(err)}`;
   }
 }

@@ -90,7 +90,7 @@ describe("parsePolicies", () => {
   test("comma-separated, spaces ignored, empties dropped, lower-cased, de-duplicated", () => {
     expect(parsePolicies(" app , ,DB-read,app ")).toEqual(["app", "db-read"]);
   });
-  test.each([[undefined, /required/], ["", /names no policy/], [" , ", /names no policy/], ["app,root", /"root" is never granted/], ["ROOT", /root/], ["a;b", /malformed/]])(
+  test.each([[undefined, /required/], ["", /names no policy/], [" , ", /names no policy/], ["app,root", /"root" is never granted/], ["ROOT", /root/], ["a;b", /malformed/], ["team.x/../admin", /malformed .*no '\/' or '\.\.'/], ["team.x/y", /malformed/], ["team..x", /malformed/]])(
     "%p is refused",
     (raw, message) => expect(() => parsePolicies(raw)).toThrow(message),
   );

@@ -119,7 +119,11 @@ export function buildMountRequest(volume: PodVolumePath, options: Record<string,
   };
 }
 
-const POLICY_NAME = /^[a-z0-9][a-z0-9_.@/-]*$/;
+/**
+ * No '/' and no '..': an allowed glob such as `{namespace}.*` would otherwise
+ * pass `team.x/../admin`, a name that only means something as a path.
+ */
+const POLICY_NAME = /^[a-z0-9][a-z0-9_.@-]*$/;
 
 /** Comma-separated; spaces ignored; empty entries dropped; lower-cased like Vault does. `root` is never granted. */
 export function parsePolicies(raw: string | undefined): string[] {
@@ -128,8 +132,8 @@ export function parsePolicies(raw: string | undefined): string[] {
   if (policies.length === 0) throw new InvalidRequestError(`option ${JSON.stringify(OPTION.policies)} names no policy`);
   for (const p of policies) {
     if (p === "root") throw new InvalidRequestError(`policy "root" is never granted to a pod; remove it from ${OPTION.policies}`);
-    if (!POLICY_NAME.test(p) || p.length > 128) {
-      throw new InvalidRequestError(`policy name ${JSON.stringify(p.slice(0, 130))} in ${OPTION.policies} is malformed`);
+    if (!POLICY_NAME.test(p) || p.includes("..") || p.length > 128) {
+      throw new InvalidRequestError(`policy name ${JSON.stringify(p.slice(0, 130))} in ${OPTION.policies} is malformed (lower-case letters, digits, '_', '.', '@', '-'; no '/' or '..')`);
     }
   }
   return policies;

@@ -1,3 +1,5 @@
+import { scrub } from "../log/scrub.ts";
+
 /**
  * The FlexVolume wire format: what the kubelet passes in argv and the one
  * JSON object it parses back from stdout+stderr.
@@ -45,7 +47,8 @@ export const notSupported = (command: string): DriverResult => ({
 
 /** One JSON line. Messages are capped: the kubelet copies them into pod events. */
 export function renderResult(result: DriverResult): string {
-  const message = result.message && result.message.length > 1000 ? `${result.message.slice(0, 997)}...` : result.message;
+  const scrubbed = result.message === undefined ? undefined : scrub(result.message);
+  const message = scrubbed && scrubbed.length > 1000 ? `${scrubbed.slice(0, 997)}...` : scrubbed;
   return `${JSON.stringify({ ...result, ...(message === undefined ? {} : { message }) })}\n`;
 }
 
@@ -59,5 +62,22 @@ export const SECRET_OPTION_PREFIX = "kubernetes.io/secret/";
  */
 export function exitCodeFor(result: DriverResult, argv: readonly string[] = []): number {
   if (result.status !== "Failure") return 0;
-  return argv.some((a) => a.includes(`"${SECRET_OPTION_PREFIX}`)) ? 0 : 1;
+  return argv.some(carriesSecretOptions) ? 0 : 1;
+}
+
+/**
+ * Decided on option keys, which only the kubelet sets: a pod author can put
+ * the marker into an option value, and must not be able to turn a Failure's
+ * exit code into 0 with it. An argument that is not a JSON object is judged
+ * by the old substring test, erring towards not logging it.
+ */
+function carriesSecretOptions(arg: string): boolean {
+  if (!arg.includes(SECRET_OPTION_PREFIX)) return false;
+  try {
+    const parsed = JSON.parse(arg) as unknown;
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return Object.keys(parsed).some((k) => k.startsWith(SECRET_OPTION_PREFIX));
+  } catch {
+    // not the kubelet's options JSON
+  }
+  return arg.includes(`"${SECRET_OPTION_PREFIX}`);
 }

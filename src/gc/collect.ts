@@ -1,4 +1,6 @@
 import { errorMessage } from "../errors.ts";
+import { entryKeyProblem } from "../state/entry-check.ts";
+import { recoverCorruptEntries, recoverTempFiles, removeRenewalTemps, type Leftover } from "./leftovers.ts";
 import { parseKeyName, type Journal, type JournalEntry } from "../state/journal.ts";
 import { readGeneratorToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
@@ -21,7 +23,10 @@ export interface GcItem {
 
 export interface GcReport {
   readonly items: GcItem[];
+  /** Journal files that could not be used and are left in place (nothing to salvage, or their volume may be in use). */
   readonly unreadable: string[];
+  /** Temp files of killed journal writes and corrupt entries, and what this run did with each. */
+  readonly leftovers: Leftover[];
   /** Entries still waiting for revocation after this run (or that a dry run would act on). */
   readonly pending: number;
   /** Lock files of long-gone volumes removed by this run. */
@@ -95,10 +100,30 @@ export async function collectGarbage(opts: {
       lock.release();
     }
   }
-  const pending = items.filter((i) => i.action === "failed" || i.action === "would-revoke" || (i.action === "busy" && i.reason === "pending")).length;
+  const leftoverDeps = {
+    journal,
+    dryRun: opts.dryRun,
+    revoke: async (target: Parameters<typeof revokePodToken>[2]) => {
+      token ??= readGeneratorToken(opts.generatorTokenPath);
+      await revokePodToken(opts.api, token, target);
+    },
+    mayBeInUse: (key: { podUid: string; volumeName: string }, dir: string | undefined) => {
+      const probe = { podUid: key.podUid, volumeName: key.volumeName, dir: dir ?? "", state: "active" } as JournalEntry;
+      if (dir === undefined || entryKeyProblem(probe, key)) return true;
+      const reason = whyCollect(probe, opts.tmpfs, opts.exists);
+      return reason === "mounted" || reason === "kubelet dir not visible";
+    },
+  };
+  const leftovers = [...(await recoverTempFiles(leftoverDeps)), ...(await recoverCorruptEntries(leftoverDeps, listed.unreadable))];
+  const settled = new Set(leftovers.filter((l) => l.kind === "corrupt entry" && (l.action === "revoked" || l.action === "removed")).map((l) => l.file));
+  const unreadable = listed.unreadable.filter((name) => !settled.has(name));
+  const pending =
+    items.filter((i) => i.action === "failed" || i.action === "would-revoke" || (i.action === "busy" && i.reason === "pending")).length +
+    leftovers.filter((l) => l.action === "failed" || l.action === "would-revoke").length;
   const prunedLocks = opts.dryRun ? 0 : journal.pruneLocks(LOCK_RETENTION_MS, opts.now());
   const cleanedStaging = opts.dryRun ? 0 : await cleanStaleStaging(journal, opts.tmpfs);
-  return { items, unreadable: listed.unreadable, pending, prunedLocks, cleanedStaging };
+  if (!opts.dryRun) removeRenewalTemps(journal);
+  return { items, unreadable, leftovers, pending, prunedLocks, cleanedStaging };
 }
 
 /** A staging mount outlives its mount command only if that command was killed; take it down once nobody holds the volume. */

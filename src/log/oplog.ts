@@ -1,4 +1,5 @@
-import { appendFileSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, openSync, writeSync } from "node:fs";
+import { scrub } from "./scrub.ts";
 
 /**
  * Fields of one operation record. Deliberately closed: there is no field for
@@ -34,10 +35,31 @@ export function createOpLog(file: string | null, now: () => Date = () => new Dat
     write(record) {
       if (file === null) return;
       try {
-        appendFileSync(file, `${JSON.stringify({ time: now().toISOString(), pid: process.pid, ...record })}\n`, { mode: 0o640 });
+        appendLine(file, `${scrub(JSON.stringify({ time: now().toISOString(), pid: process.pid, ...record }))}\n`);
       } catch {
         // deliberately silent: see above
       }
     },
   };
+}
+
+/** Group may read (an operator's log group); never others, never group write. */
+const LOG_MODE = 0o640;
+
+/**
+ * One append, without following a symlink at `file` (root would write
+ * wherever it points) and only into a regular file; a log file found with a
+ * wider mode (0666, say) is narrowed to 0640 when it is ours.
+ */
+function appendLine(file: string, line: string): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, LOG_MODE);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return;
+    if (st.mode & 0o137 && st.uid === (process.geteuid?.() ?? 0)) fchmodSync(fd, st.mode & LOG_MODE);
+    const bytes = Buffer.from(line);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+  } finally {
+    closeSync(fd);
+  }
 }

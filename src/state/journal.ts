@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { StateError, errorMessage } from "../errors.ts";
 import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
 import { acquireLock, tryLock, type Lock } from "./lock.ts";
+import { entryKeyProblem } from "./entry-check.ts";
+import { existsNoFollow, readFileNoFollow, requireSafeStateTree } from "./safe-dir.ts";
 
 export const JOURNAL_VERSION = 1;
 
@@ -65,6 +67,7 @@ export function openJournal(stateDir: string) {
     } catch (err) {
       throw new StateError(`cannot create state directory ${stateDir}: ${errorMessage(err)}`);
     }
+    requireSafeStateTree(stateDir);
     prepared = true;
   }
   const pathOf = (k: VolumeKey) => join(volumesDir, `${keyName(k)}.json`);
@@ -84,6 +87,12 @@ export function openJournal(stateDir: string) {
       return tryLock(join(locksDir, `${keyName(key)}.lock`));
     },
 
+    /** A named node-wide lock (`generator-renewal.lock`, say) without waiting; undefined when held. */
+    tryLock(name: string): Lock | undefined {
+      prepare();
+      return tryLock(join(locksDir, name));
+    },
+
     lockPath(name: string): string {
       prepare();
       return join(locksDir, name);
@@ -91,12 +100,16 @@ export function openJournal(stateDir: string) {
 
     /** It is not an error when the entry does not exist: that returns undefined. */
     get(key: VolumeKey): JournalEntry | undefined {
+      let entry: JournalEntry;
       try {
-        return parseEntry(readFileSync(pathOf(key), "utf8"));
+        entry = parseEntry(readFileNoFollow(pathOf(key)));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw new StateError(`cannot read journal entry for ${keyName(key)}: ${errorMessage(err)}`);
+        throw new StateError(`cannot read journal entry for ${keyName(key)}: ${errorMessage(err)}; run "vaulttmpfs gc" to recover or report it`);
       }
+      const problem = entryKeyProblem(entry, key);
+      if (problem) throw new StateError(`journal entry for ${keyName(key)} ${problem}; not acting on it (see "vaulttmpfs doctor")`);
+      return entry;
     },
 
     put(entry: JournalEntry): void {
@@ -151,6 +164,7 @@ export function openJournal(stateDir: string) {
 
     /** Every readable entry; unreadable files are reported, not fatal, so one bad file cannot stop `gc`. */
     list(): { entries: JournalEntry[]; unreadable: string[] } {
+      if (existsNoFollow(stateDir)) requireSafeStateTree(stateDir);
       let names: string[];
       try {
         names = readdirSync(volumesDir);
@@ -163,7 +177,10 @@ export function openJournal(stateDir: string) {
       for (const name of names.sort()) {
         if (!name.endsWith(".json") || name.startsWith(TEMP_PREFIX)) continue;
         try {
-          entries.push(parseEntry(readFileSync(join(volumesDir, name), "utf8")));
+          const entry = parseEntry(readFileNoFollow(join(volumesDir, name)));
+          const key = parseKeyName(name.slice(0, -".json".length));
+          if (!key || entryKeyProblem(entry, key)) throw new Error("entry does not match its file name");
+          entries.push(entry);
         } catch {
           unreadable.push(name);
         }

@@ -1,5 +1,5 @@
 import { dlopen, FFIType } from "bun:ffi";
-import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import { StateError } from "../errors.ts";
 
 const LOCK_EX = 2;
@@ -29,6 +29,21 @@ function flock(): FlockFn {
   throw new StateError("cannot load flock(2) from libc");
 }
 
+/**
+ * O_NOFOLLOW: a symlink planted in locks/ must not make root create or lock a
+ * file elsewhere. On a read-only state dir an existing lock file is opened
+ * read-only (flock needs no write access), so an unmount can still tear its
+ * volume down under the lock.
+ */
+function openLockFile(path: string): number {
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EROFS") throw err;
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  }
+}
+
 export interface Lock {
   release(): void;
 }
@@ -43,7 +58,7 @@ export function tryLock(path: string, testHooks: { afterOpen?: () => void } = {}
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
-      fd = openSync(path, "a", 0o600);
+      fd = openLockFile(path);
     } catch (err) {
       throw new StateError(`cannot open lock ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }

@@ -1,28 +1,62 @@
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { DriverError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil/atomic.ts";
 import { acquireLock, type Lock } from "../state/lock.ts";
 import type { VaultApi } from "../vault/api.ts";
 import { isVaultStatus } from "../vault/errors.ts";
+import { registerSecret } from "../log/scrub.ts";
+import { readFileNoFollow } from "../state/safe-dir.ts";
 
 /**
  * Reads the node's generator token. One trailing newline (and surrounding
  * space) is dropped; anything non-printable is refused, as Vault's Go client
- * does, because it would be sent as a header.
+ * does, because it would be sent as a header. A file others could read or
+ * replace is refused (see generatorFileProblem); only doctor, which reports
+ * that in its own check, reads one anyway (`judgeFile: false`).
  */
-export function readGeneratorToken(path: string): string {
+export function readGeneratorToken(path: string, opts: { judgeFile?: boolean } = {}): string {
   let raw: string;
+  let fd: number;
   try {
-    raw = readFileSync(path, "utf8");
+    fd = openSync(path, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
     throw new DriverError(`cannot read the generator token ${path} (${code}); create it with "vaulttmpfs bootstrap"`);
   }
+  try {
+    // Judged on the open file, so the file checked is the file read.
+    const unsafe = opts.judgeFile === false ? undefined : generatorFileProblem(path, fstatSync(fd));
+    if (unsafe) throw new DriverError(unsafe);
+    raw = readFileSync(fd, "utf8");
+  } catch (err) {
+    if (err instanceof DriverError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+    throw new DriverError(`cannot read the generator token ${path} (${code}); create it with "vaulttmpfs bootstrap"`);
+  } finally {
+    closeSync(fd);
+  }
   const token = raw.trim();
+  registerSecret(token);
   if (token === "") throw new DriverError(`the generator token file ${path} is empty; run "vaulttmpfs bootstrap"`);
   if (!/^[\x21-\x7e]+$/.test(token)) throw new DriverError(`the generator token in ${path} contains non-printable characters`);
   return token;
+}
+
+/**
+ * Why the generator token file must not be used, or undefined. Anyone who can
+ * read it can mint tokens for every tenant; anyone who can write it (its
+ * owner, a group with write) can swap in a token of their own. So: a regular
+ * file owned by root (the effective uid), no group write, nothing for others.
+ * Group read stays allowed (a root group shared with the agent's pod, say).
+ */
+export function generatorFileProblem(path: string, st: Pick<Stats, "uid" | "mode" | "isFile">): string | undefined {
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  const euid = process.geteuid?.() ?? 0;
+  if (!st.isFile()) return `the generator token ${path} is not a regular file; replace it: vaulttmpfs bootstrap --force --path ${path}`;
+  if (st.uid !== euid) return `the generator token ${path} belongs to uid ${st.uid}, not root; refusing to use it: that user can swap the token (chown root:root ${path}, then consider it leaked: vaulttmpfs bootstrap --force)`;
+  if (st.mode & 0o027) return `the generator token ${path} is mode ${mode}, open to ${st.mode & 0o007 ? "every user on the node" : "its group for writing"}; refusing to use it (chmod 0600 ${path}, then consider it leaked: vaulttmpfs bootstrap --force)`;
+  return undefined;
 }
 
 export const RENEWAL_STATE_FILE = "generator-renewal.json";
@@ -50,7 +84,7 @@ function fileIdentity(path: string): string {
 
 function readState(path: string): RenewalState | undefined {
   try {
-    const s = JSON.parse(readFileSync(path, "utf8")) as RenewalState;
+    const s = JSON.parse(readFileNoFollow(path)) as RenewalState;
     return s.version === 1 && typeof s.renewedAtMs === "number" ? s : undefined;
   } catch {
     return undefined;

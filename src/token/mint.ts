@@ -1,6 +1,7 @@
 import { DriverError } from "../errors.ts";
 import type { MountRequest } from "../flex/options.ts";
 import type { VaultApi, Secret } from "../vault/api.ts";
+import { registerSecret } from "../log/scrub.ts";
 
 export const TOKEN_CREATOR = "kubernetes-flexvolume-vault-plugin";
 
@@ -54,6 +55,8 @@ export async function mintPodToken(opts: {
     },
     opts.wrapTTL,
   );
+  registerSecret(secret.wrap_info?.token);
+  registerSecret(secret.auth?.client_token);
   if (opts.wrapTTL !== undefined) {
     const wrap = secret.wrap_info;
     if (!wrap?.token || !wrap.wrapped_accessor) {

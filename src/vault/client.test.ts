@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVaultClient, type ClientDeps } from "./client.ts";
 import { vaultApi } from "./api.ts";
-import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError } from "./errors.ts";
+import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultResponseTooLargeError, VaultTimeoutError, VaultTlsError, flattenGoMultiError } from "./errors.ts";
+import { MAX_RESPONSE_BYTES } from "./body.ts";
 
 let pki: TestPki;
 let vault: VaultEmulator;
@@ -278,4 +279,53 @@ test("flattenGoMultiError", () => {
   expect(flattenGoMultiError("1 error occurred:\n\t* permission denied\n\n")).toBe("permission denied");
   expect(flattenGoMultiError("2 errors occurred:\n\t* a\n\t* b\n\n")).toBe("a; b");
   expect(flattenGoMultiError("unknown role x")).toBe("unknown role x");
+});
+
+describe("response size ceiling", () => {
+  /** A plain-HTTP server that answers 200 with a chunked body that never ends (or with `size` bytes). */
+  function streamingServer(size = Number.POSITIVE_INFINITY) {
+    let sent = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            pull(controller) {
+              if (sent >= size) return controller.close();
+              sent += chunk.byteLength;
+              controller.enqueue(chunk);
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        ),
+    });
+    return { url: `http://127.0.0.1:${server.port}`, sent: () => sent, stop: () => server.stop(true) };
+  }
+
+  test("an endless chunked body fails fast with a clear error, not after the deadline with GiBs read", async () => {
+    const server = streamingServer();
+    try {
+      const rssBefore = process.memoryUsage().rss;
+      const started = performance.now();
+      const err = await health(cfg({ VAULT_ADDR: server.url, VAULT_CLIENT_TIMEOUT: "10s", VAULT_MAX_RETRIES: "2" })).catch((e) => e);
+      expect(err).toBeInstanceOf(VaultResponseTooLargeError);
+      expect(err.message).toContain("Vault GET /v1/sys/health: the response body exceeds 1024 KiB");
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 << 20);
+    } finally {
+      server.stop();
+    }
+  });
+
+  test("a body just under the ceiling is read whole (then fails as JSON, not as size)", async () => {
+    const server = streamingServer(MAX_RESPONSE_BYTES - 64 * 1024);
+    try {
+      const err = await health(cfg({ VAULT_ADDR: server.url, VAULT_MAX_RETRIES: "0" })).catch((e) => e);
+      expect(err).not.toBeInstanceOf(VaultResponseTooLargeError);
+    } finally {
+      server.stop();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import type { VaultConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
+import { readBodyCapped, ResponseTooLargeError } from "./body.ts";
+import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultResponseTooLargeError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
 import { parseRetryAfter, retryDelay, type Outcome } from "./retry.ts";
 import { loadTls, type FetchTls } from "./tls.ts";
 
@@ -104,16 +105,18 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
       let failure: Error;
       try {
         const response = await attempt(url, request, signal);
-        const text = await response.text();
+        const text = await readBodyCapped(response);
         const ok = (response.status >= 200 && response.status < 400) || request.acceptStatus?.includes(response.status);
         if (ok) return { status: response.status, body: text.trim() === "" ? null : (JSON.parse(text) as T) };
         const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
-        const error = responseError(request.method, display, response.status, text, retryAfterMs);
+        const error = responseError(request.method, display, response.status, text, response.headers.get("content-type"), retryAfterMs);
         failure = error;
         outcome = { kind: "status", status: response.status, retryAfterMs, fromVault: !error.raw };
       } catch (err) {
         // A bad CA or client-certificate file is the node's config, not the network: no retry.
         if (err instanceof VaultResponseError || err instanceof ConfigError) throw err;
+        // Not retried: a server that sends that much once will send it again.
+        if (err instanceof ResponseTooLargeError) throw new VaultResponseTooLargeError(request.method, display, err.limit);
         if (signal.aborted) throw abortError();
         const code = errorCode(err);
         const isTls = TLS_CODES.test(code);
@@ -134,7 +137,7 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
   return { send };
 }
 
-function responseError(method: string, path: string, status: number, text: string, retryAfterMs: number | undefined): VaultResponseError {
+function responseError(method: string, path: string, status: number, text: string, contentType: string | null, retryAfterMs: number | undefined): VaultResponseError {
   try {
     const body = JSON.parse(text) as { errors?: unknown; error?: unknown };
     if (Array.isArray(body.errors)) return new VaultResponseError(method, path, status, body.errors.map(String), false, retryAfterMs);
@@ -142,7 +145,15 @@ function responseError(method: string, path: string, status: number, text: strin
   } catch {
     // not Vault's envelope: keep the raw text below
   }
-  return new VaultResponseError(method, path, status, text.trim() ? [text.trim().slice(0, 200)] : [], true, retryAfterMs);
+  // Never the body itself: it is not Vault's, and a proxy that echoes the request would put the
+  // generator token into a message tenants read as pod events. Only what kind of body it was.
+  return new VaultResponseError(method, path, status, [`not an answer from Vault (${describeBody(contentType, text)}); check VAULT_ADDR and any proxy in between`], true, retryAfterMs);
+}
+
+/** "text/html, 1234 bytes": the content type, only if it looks like one, and the size. */
+function describeBody(contentType: string | null, text: string): string {
+  const type = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? "")?.[0];
+  return `${type ? `${type}, ` : ""}${Buffer.byteLength(text)} bytes`;
 }
 
 function errorCode(err: unknown): string {

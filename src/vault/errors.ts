@@ -45,6 +45,14 @@ export class VaultTlsError extends VaultError {
   }
 }
 
+/** The answer's body passed the client's ceiling (see vault/body.ts); the connection was dropped. */
+export class VaultResponseTooLargeError extends VaultError {
+  override name = "VaultResponseTooLargeError";
+  constructor(method: string, path: string, readonly limit: number) {
+    super(method, path, `the response body exceeds ${limit / 1024} KiB, far more than Vault sends; check that VAULT_ADDR points at Vault and not at another service or a proxy`);
+  }
+}
+
 /** The call's deadline (`VAULT_CLIENT_TIMEOUT`, retries included) passed. */
 export class VaultTimeoutError extends VaultError {
   override name = "VaultTimeoutError";

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { MountError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil/atomic.ts";
 import type { Ownership } from "./plan.ts";
+import { requireRealDir } from "./real-dir.ts";
 
 /** The two files every volume holds: `<name>` (the token) and `<name>.json` (Vault's response). */
 export function volumeFiles(dir: string, fileName: string): { token: string; json: string } {
@@ -30,6 +31,8 @@ export function hasTokenFile(dir: string, fileName: string): boolean {
  * Only called when `dir` is not a mount point and nothing is mounted below it.
  */
 export function emptyDir(dir: string): void {
+  // readdir and the removals below would act on a symlink's target.
+  if (!requireRealDir(dir)) return;
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { keyName } from "../state/journal.ts";
 import { acquireLock } from "../state/lock.ts";
+import { requireSafeDir } from "../state/safe-dir.ts";
+import { requireRealDir } from "./real-dir.ts";
 import { isOurs, type Tmpfs } from "./tmpfs.ts";
 
 /**
@@ -33,6 +35,7 @@ export async function ensurePrivateStagingRoot(stateDir: string, tmpfs: Tmpfs, l
   const lock = await acquireLock(lockPath, 30_000);
   try {
     mkdirSync(root, { recursive: true, mode: 0o700 });
+    requireSafeDir(root);
     if (!isPrivate()) await tmpfs.makePrivateMountPoint(root);
   } finally {
     lock.release();
@@ -53,7 +56,7 @@ export async function finishStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
 
 /** Unmounts our mounts at the staging dir and removes it; idempotent. */
 export async function removeStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
-  if (!existsSync(dir)) return; // the usual case: nothing left, no need to read the mount table
+  if (!requireRealDir(dir, "staging dir")) return; // the usual case: nothing left, no need to read the mount table
   for (let top = tmpfs.mountAt(dir), i = 0; isOurs(top) && i < 8; top = tmpfs.mountAt(dir), i++) await tmpfs.unmount(dir);
   if (existsSync(dir) && !tmpfs.mountAt(dir)) rmdirSync(dir);
 }

@@ -1,6 +1,8 @@
 import { existsSync, rmdirSync } from "node:fs";
 import { MountError } from "../errors.ts";
 import { emptyDir } from "./files.ts";
+import { parsePodVolumePath } from "../flex/podpath.ts";
+import { requireRealVolumePath } from "./real-dir.ts";
 import { isOurs, type Tmpfs } from "./tmpfs.ts";
 
 /**
@@ -12,6 +14,8 @@ import { isOurs, type Tmpfs } from "./tmpfs.ts";
  * Returns what it did, for the log.
  */
 export async function teardownVolume(dir: string, tmpfs: Tmpfs): Promise<string> {
+  // A link in place of the dir (or of a parent) would make umount and the emptying below act on its target.
+  requireRealVolumePath(dir, parsePodVolumePath(dir).kubeletRoot);
   const below = tmpfs.mountsBelow(dir);
   if (below.length > 0) throw new MountError(`${dir} has mounts below it (${below[0]?.mountPoint}); refusing to unmount or remove it`);
   const done: string[] = [];
@@ -21,6 +25,7 @@ export async function teardownVolume(dir: string, tmpfs: Tmpfs): Promise<string>
     done.push((await tmpfs.unmount(dir)) ? "lazily unmounted" : "unmounted");
   }
   if (!existsSync(dir)) return done.join(", ") || "nothing to do";
+  requireRealVolumePath(dir, parsePodVolumePath(dir).kubeletRoot);
   emptyDir(dir);
   rmdirSync(dir);
   done.push("removed dir");

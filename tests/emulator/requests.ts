@@ -12,6 +12,8 @@ export interface RequestRecord {
   /** Parsed JSON body, or the raw string when it is not JSON ("" when empty). */
   body: unknown;
   status: number;
+  /** When the answer was written, real epoch ms; absent until then (and for dropped or held requests). */
+  answeredAt?: number;
   /** Arrival time, real epoch ms. */
   at: number;
   /** The fault applied: "drop" | "hang" | "status" | "delay", or null. */

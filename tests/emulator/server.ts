@@ -277,6 +277,7 @@ export class VaultEmulator {
     const body = inc.method === "HEAD" || reply.status === 204 ? null : reply.body;
     if (body !== null) headers["Content-Length"] = String(Buffer.byteLength(body));
     rec.status = reply.status;
+    rec.answeredAt = Date.now();
     res.writeHead(reply.status, headers);
     res.end(body ?? undefined);
   }

@@ -7,8 +7,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 
 export const DRIVER_DIR = "cloudwatt~vaulttmpfs";
+/** The `status` of a call whose driver process was killed with SIGKILL (there is no answer). */
+export const KILLED = "(killed)";
 /** The compiled driver; VAULTTMPFS_TEST_BINARY points the suite at another build. */
 export const BINARY = process.env.VAULTTMPFS_TEST_BINARY ?? join(import.meta.dir, "..", "..", "dist", "vaulttmpfs");
 
@@ -44,6 +47,9 @@ export function goJson(options: Record<string, string>): string {
 }
 
 export class Kubelet {
+  /** Sees every driver process as it starts (the chaos suite kills some with SIGKILL). */
+  onSpawn: ((child: Subprocess, argv: readonly string[]) => void) | undefined;
+
   constructor(
     readonly rootDir: string,
     public env: Record<string, string>,
@@ -58,9 +64,12 @@ export class Kubelet {
   async call(argv: readonly string[], env: Record<string, string> = this.env): Promise<DriverCall> {
     const started = performance.now();
     const child = Bun.spawn([this.binary, ...argv], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    this.onSpawn?.(child, argv);
     const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
     const exitCode = await child.exited;
     const combined = stdout + stderr;
+    // A killed driver answers nothing; the kubelet sees an error and tries again later.
+    if (child.signalCode === "SIGKILL") return { argv, combined, stderr, exitCode, json: { status: KILLED }, ms: performance.now() - started };
     let json: DriverCall["json"];
     try {
       json = JSON.parse(combined);
@@ -142,4 +151,11 @@ export function requirePrivateMountNamespace(): void {
   if (process.getuid?.() !== 0 || process.env.VAULTTMPFS_TEST_NS !== "private" || ns === host) {
     throw new Error(`mount tests need root in a private mount namespace (now ${ns}); run them with \`npm test\`, which wraps bun test in unshare -m`);
   }
+}
+
+/** Runs an operator command (`gc`, `doctor`) of the compiled driver; async, so an emulator in this process can answer. */
+export async function runOperator(argv: readonly string[], env: Record<string, string>, binary = BINARY): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn([binary, ...argv], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { exitCode: await child.exited, stdout, stderr };
 }

@@ -50,6 +50,10 @@ export function gcTicker(d: TaskDeps): () => Promise<void> {
   return async () => {
     const report = await collectGarbage({ journal: d.svc.journal, api: d.svc.api, tmpfs: d.tmpfs, generatorTokenPath: d.config.nodeTokenPath, dryRun: false, now: d.now, exists: existsSync });
     for (const item of report.items) logGcItem(d.log, item);
+    for (const l of report.leftovers) {
+      if (l.action === "revoked") d.log.line(`gc: revoked the token named by ${l.kind} ${l.file} and removed the file`, { op: "gc", result: "success", podUid: l.key.podUid, detail: `${l.kind} ${l.file}: revoked` });
+      else if (l.action === "failed") d.log.line(`gc: cannot settle ${l.kind} ${l.file}: ${l.error ?? "unknown error"}; retrying at the next pass`, { op: "gc", result: "failure", podUid: l.key.podUid, ...(l.error ? { error: l.error } : {}) });
+    }
     // An unreadable journal file stays until a person looks at it: say so once, not every minute.
     for (const name of report.unreadable.filter((n) => !reported.has(n))) {
       reported.add(name);

@@ -66,7 +66,8 @@ describe("checkTokenFile", () => {
     ["root-owned 0640", { uid: 0, mode: 0o100640, isFile: true }, "ok"],
     ["world-readable", { uid: 0, mode: 0o100644, isFile: true }, "fail"],
     ["world-writable only", { uid: 0, mode: 0o100602, isFile: true }, "fail"],
-    ["owned by a user", { uid: 1000, mode: 0o100600, isFile: true }, "warn"],
+    ["owned by a user: the driver refuses it", { uid: 1000, mode: 0o100600, isFile: true }, "fail"],
+    ["group-writable: the driver refuses it", { uid: 0, mode: 0o100660, isFile: true }, "fail"],
     ["a directory", { uid: 0, mode: 0o40700, isFile: false }, "fail"],
     ["missing", { code: "ENOENT" }, "fail"],
     ["unreadable dir", { code: "EACCES" }, "fail"],
@@ -164,6 +165,17 @@ describe("checkTenancy", () => {
     expect(r.status).toBe("warn");
     expect(r.detail).toStartWith("{namespace}-*: a placeholder is followed by");
     expect(r.fix).toContain("{namespace}.*");
+  });
+  test("fails (not warns) when two tenants can reach one role through VAULTTMPFS_ALLOWED_ROLES", () => {
+    const r = checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "apps", VAULTTMPFS_ALLOWED_ROLES: "{namespace}-*" }));
+    expect(r.status).toBe("fail");
+    expect(r.detail).toStartWith("roles {namespace}-*: ");
+  });
+  test("a colliding role template does not even load", () => {
+    expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" })).toThrow(/gives two different tenants the same role/);
+    expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "{namespace}{serviceaccount}" })).toThrow(/same role/);
+    expect(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s_{namespace}_{serviceaccount}" }).roleName).toBe("k8s_{namespace}_{serviceaccount}");
+    expect(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-apps" }).roleName).toBe("k8s-{namespace}-apps");
   });
   test("ok with separators namespaces cannot contain, and says what pods may get", () => {
     expect(checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}", VAULTTMPFS_ALLOWED_POLICIES: "{namespace}.*" }))).toEqual({

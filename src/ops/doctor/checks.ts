@@ -62,7 +62,12 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
 
 /** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */
 export function checkTenancy(c: DriverConfig): CheckResult {
-  const risky = ambiguousPatterns([c.roleName, ...c.allowedPolicies, ...(c.allowedRoles ?? [])]);
+  // Roles fail: a shared role is a shared set of policies and limits. (loadConfig already refuses a colliding template.)
+  const riskyRoles = ambiguousPatterns([c.roleName, ...(c.allowedRoles ?? [])]);
+  if (riskyRoles.length > 0) {
+    return fail("tenancy", `roles ${riskyRoles.join(", ")}: a placeholder is followed by a character names can contain, so two tenants can reach the same role (namespace "team" also gets the roles of namespace "team-a")`, "separate placeholders with '_' (namespaces have none): VAULTTMPFS_ROLE_NAME=k8s_{namespace}_{serviceaccount}, VAULTTMPFS_ALLOWED_ROLES={namespace}_*");
+  }
+  const risky = ambiguousPatterns(c.allowedPolicies);
   if (risky.length > 0) {
     return warn("tenancy", `${risky.join(", ")}: a placeholder is followed by a character names can contain, so namespace "team" also matches names of namespace "team-a"`, "separate placeholders with '.' or '_' (namespaces have neither): VAULTTMPFS_ALLOWED_POLICIES={namespace}.*, roles k8s_{namespace}");
   }
@@ -121,7 +126,8 @@ export function checkTokenFile(path: string, facts: FileFacts): CheckResult {
   const mode = (facts.mode & 0o7777).toString(8).padStart(4, "0");
   if (!facts.isFile) return fail("token-file", `${path} is not a regular file`, `replace it: vaulttmpfs bootstrap --force --path ${path}`);
   if (facts.mode & 0o007) return fail("token-file", `${path} is mode ${mode}: any user on the node can read or change the generator token`, `chmod 0600 ${path}, then consider the token leaked: vaulttmpfs bootstrap --force`);
-  if (facts.uid !== 0) return warn("token-file", `${path} belongs to uid ${facts.uid}, not root: that user can replace the token the driver uses`, `chown root ${path}`);
+  if (facts.mode & 0o020) return fail("token-file", `${path} is mode ${mode}: its group can replace the generator token, so the driver refuses it`, `chmod 0600 ${path}`);
+  if (facts.uid !== 0) return fail("token-file", `${path} belongs to uid ${facts.uid}, not root: that user can replace the token, so the driver refuses it`, `chown root ${path}`);
   return ok("token-file", `${path}: root-owned, mode ${mode}`);
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Tmpfs } from "../../volume/tmpfs.ts";
@@ -68,6 +68,21 @@ describe("checkStateDir", () => {
     }
     expect(checkStateDir(dir).status).toBe(status);
     if (mode !== null) expect(readdirSync(dir)).toEqual([]); // the write probe cleaned up
+  });
+
+  test.each([
+    ["0777: anyone can plant entries", (d: string) => chmodSync(d, 0o777), /mode 0777, writable by group or others/],
+    ["owned by another uid", (d: string) => chownSync(d, 65534, 65534), /belongs to uid 65534/],
+    ["volumes/ is a symlink", (d: string) => symlinkSync(root, join(d, "volumes")), /volumes is a symlink/],
+    ["staging/ group-writable", (d: string) => mkdirSync(join(d, "staging"), { mode: 0o770 }), /staging is mode 0770/],
+  ] as const)("fails (not warns) on an unsafe tree: %s", (_name, spoil, message) => {
+    const dir = join(root, `state-unsafe-${_name.length}-${Math.random()}`);
+    mkdirSync(dir, { mode: 0o700 });
+    spoil(dir);
+    if (_name.startsWith("staging")) chmodSync(join(dir, "staging"), 0o770);
+    const result = checkStateDir(dir);
+    expect(result.status).toBe("fail");
+    expect(result.detail).toMatch(message);
   });
 
   test("a file is not a state dir", () => {

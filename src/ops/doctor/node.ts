@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { errorMessage } from "../../errors.ts";
 import { TEMP_PREFIX } from "../../fsutil/atomic.ts";
+import { stateTreeProblems } from "../../state/safe-dir.ts";
+import { openJournal } from "../../state/journal.ts";
 import type { Tmpfs } from "../../volume/tmpfs.ts";
 import { fail, ok, skip, warn, type CheckResult } from "./checks.ts";
 import type { DriverName } from "../install/name.ts";
@@ -92,6 +94,15 @@ export function checkStateDir(dir: string): CheckResult {
   if (st === "ENOENT") return warn("state-dir", `${dir} does not exist yet (the driver creates it at the first mount)`, `mkdir -m 0700 ${dir}`);
   if (typeof st === "string") return fail("state-dir", `cannot stat ${dir} (${st})`, "run doctor as root");
   if (!st.isDirectory()) return fail("state-dir", `${dir} is not a directory`, "set VAULTTMPFS_STATE_DIR to a directory");
+  const unsafe = stateTreeProblems(dir);
+  if (unsafe.length > 0) return fail("state-dir", `the driver refuses this state dir: ${unsafe.join("; ")}`, "make it and volumes/, locks/, staging/ real root-owned dirs without group/other write (chown root:root, chmod 0700)");
+  let unreadable: string[];
+  try {
+    unreadable = openJournal(dir).list().unreadable;
+  } catch (err) {
+    return fail("state-dir", `cannot list the journal in ${dir}: ${errorMessage(err)}`, "run doctor as root; check the state dir's permissions");
+  }
+  if (unreadable.length > 0) return fail("state-dir", `journal files that cannot be used (corrupt, or not matching their name): ${unreadable.slice(0, 5).join(", ")}${unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : ""}; their volumes cannot be mounted again`, `run "vaulttmpfs gc" (it revokes what it can salvage); inspect and remove what it leaves in ${dir}/volumes`);
   const code = probeWrite(dir);
   if (code) return fail("state-dir", `cannot create a file in ${dir} (${code}): mounts fail without their journal`, "make it writable by root (a read-only mount?) or set VAULTTMPFS_STATE_DIR");
   const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");

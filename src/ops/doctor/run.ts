@@ -88,7 +88,7 @@ async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: 
 async function tokenCheck(api: VaultApi, path: string, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string }> {
   let token: string;
   try {
-    token = readGeneratorToken(path);
+    token = readGeneratorToken(path, { judgeFile: false }); // the token-file check judges the file
   } catch (err) {
     return { result: usable(tokenFile) ? fail("token", errorMessage(err), "rewrite it: vaulttmpfs bootstrap --force") : skip("token", "not checked: no readable token file (see token-file)") };
   }
