@@ -319,3 +319,23 @@ describe("the pod's dir never holds a half-made volume", () => {
     expect(caught).toBe(true);
   });
 });
+
+describe("the state dir", () => {
+  test("an operator removes it as the README says (umount the staging root, rm -r) after its pods are gone; the next mount recreates it", async () => {
+    const first = await w.kubelet.mount(pod(), { "vault/policies": "app" });
+    expect(first.json.status).toBe("Success");
+    await w.kubelet.unmount(first.dir);
+    const stagingRoot = join(w.stateDir, "staging");
+    expect(mountAt(stagingRoot)).toBeDefined(); // the private staging root outlives the volumes: that is why the README names the step
+    expect(Bun.spawnSync(["umount", stagingRoot]).exitCode).toBe(0);
+    rmSync(w.stateDir, { recursive: true });
+    expect(existsSync(w.stateDir)).toBe(false);
+
+    const p = pod();
+    const again = await w.kubelet.mount(p, { "vault/policies": "app" });
+    expect(again.json.status).toBe("Success");
+    expect(mountAt(stagingRoot)).toBeDefined();
+    await w.kubelet.unmount(again.dir);
+    expect(livePodTokens().filter((t) => t.meta?.poduid === p.uid)).toEqual([]);
+  });
+});
