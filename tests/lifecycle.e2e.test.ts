@@ -41,11 +41,31 @@ describe("journal", () => {
     expect(entry).toMatchObject({ version: 1, podUid: p.uid, volumeName: "vault", dir: call.dir, namespace: "shop", pod: p.name, role: "applications", policies: ["app"], state: "active", accessor: wrapInfo.wrapped_accessor, wrappingAccessor: wrapInfo.accessor });
     expect(readFileSync(file, "utf8")).not.toContain(token);
 
+    w.vault.clearRequests();
     await w.kubelet.unmount(call.dir);
     expect(existsSync(file)).toBe(false);
     expect(w.vault.lookup(wrapInfo.wrapped_accessor)).toBeUndefined();
-    // The wrapping token was revoked too: it can no longer be unwrapped into anything.
-    expect((await unwrap(w, token)).status).toBe(400);
+    // Only the pod token is revoked (one request); the wrapping token, left to its
+    // wrap TTL, unwraps into a dead token that Vault refuses.
+    expect(w.vault.requests.map((r) => r.path)).toEqual(["auth/token/revoke-accessor"]);
+    const unwrapped = await unwrap(w, token);
+    expect(unwrapped.status).toBe(200);
+    expect(unwrapped.json.auth.accessor).toBe(wrapInfo.wrapped_accessor);
+    expect((await vaultCall(w, "GET", "auth/token/lookup-self", unwrapped.json.auth.client_token)).status).toBe(403);
+  });
+
+  test("a pod's whole life costs Vault exactly two requests: create at mount, revoke-accessor at unmount", async () => {
+    for (const unwrapOpt of ["false", "true"]) {
+      const p = pod();
+      await w.kubelet.mount(p, { "vault/policies": "app", "vault/unwrap": "true" }); // renews the generator if due, outside the count
+      w.vault.clearRequests();
+      const call = await w.kubelet.mount(pod(), { "vault/policies": "app", "vault/unwrap": unwrapOpt });
+      expect(call.json.status).toBe("Success");
+      await w.kubelet.unmount(call.dir);
+      expect(w.vault.requests.map((r) => r.path)).toEqual(["auth/token/create/applications", "auth/token/revoke-accessor"]);
+      await w.kubelet.unmount(w.kubelet.volumeDir(p.uid));
+    }
+    expect(livePodTokens()).toEqual([]);
   });
 
   test("a mount whose journal entry cannot be written fails and revokes its token", async () => {

@@ -112,7 +112,7 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, genera
     return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {
     if (err instanceof UnexpectedResponseError && err.accessor) {
-      await revokePodToken(svc.rollbackApi, generatorToken, { accessor: err.accessor, wrappingAccessor: undefined }).catch(() => {});
+      await revokePodToken(svc.rollbackApi, generatorToken, { accessor: err.accessor }).catch(() => {});
     }
     throw err;
   }

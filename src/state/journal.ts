@@ -22,7 +22,7 @@ export interface JournalEntry {
   readonly policies: readonly string[];
   /** Accessor of the pod's token (`wrap_info.wrapped_accessor`, or `auth.accessor` when unwrapped). */
   readonly accessor: string;
-  /** Accessor of the single-use wrapping token, revoked too so it cannot be unwrapped later. */
+  /** Accessor of the single-use wrapping token, for the audit trail only: never revoked, it wraps a token that is revoked with its pod. */
   readonly wrappingAccessor: string | undefined;
   readonly createdAt: string;
   readonly ttlSeconds: number;
