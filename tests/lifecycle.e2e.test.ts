@@ -322,7 +322,7 @@ describe("the pod's dir never holds a half-made volume", () => {
       if (!exited) {
         child.kill("SIGSTOP"); // frozen somewhere between the staging mount and the end
         caught = true;
-        await Bun.sleep(50); // a `mount --bind` child already running may still finish
+        await Bun.sleep(50); // a `mount --move` child already running may still finish
         const m = mountAt(dir);
         if (m) expect(readdirSync(dir).sort()).toEqual(["vault-token", "vault-token.json"]);
         child.kill(9);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { StateError, errorMessage } from "../errors.ts";
-import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
+import { TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
 import { acquireLock, tryLock, type Lock } from "./lock.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -108,11 +108,14 @@ export function openJournal(stateDir: string) {
       }
     },
 
-    /** Removing an entry that does not exist succeeds. */
+    /**
+     * Removing an entry that does not exist succeeds. Not fsynced: an entry is
+     * removed only once its token is revoked, so a removal lost in a crash
+     * only makes gc revoke a revoked accessor again, which Vault answers as done.
+     */
     remove(key: VolumeKey): void {
       try {
         unlinkSync(pathOf(key));
-        fsyncDir(volumesDir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new StateError(`cannot remove journal entry for ${keyName(key)}: ${errorMessage(err)}`);
       }
