@@ -208,7 +208,7 @@ try {
     const u0 = performance.now();
     const unmounts = await Promise.all(pods.map((p) => exec([BINARY, "unmount", p.dir], env)));
     const unmountWall = performance.now() - u0;
-    const uids = new Set(pods.map((p) => p.uid));
+    const uids = new Set<string>(pods.map((p) => p.uid));
     const paths = vault.requests.map((r) => r.path);
     bursts.push({
       n,
