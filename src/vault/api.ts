@@ -163,7 +163,7 @@ export function vaultApi(client: VaultClient) {
 
     /** GET sys/health; its special status codes are data, not errors. */
     async health(): Promise<{ status: number; health: HealthStatus | null }> {
-      const res = await client.send<HealthStatus>({ method: "GET", path: "sys/health", acceptStatus: [429, 472, 473, 501, 503] });
+      const res = await client.send<HealthStatus>({ method: "GET", path: "sys/health", acceptStatus: [429, 472, 473, 501, 503], rootNamespace: true });
       return { status: res.status, health: res.body };
     },
   };

@@ -97,6 +97,18 @@ describe("requests", () => {
     expect(r.headers["x-vault-wrap-ttl"]).toBeUndefined();
   });
 
+  test("sys/health goes to the root namespace: OpenBao refuses it inside one (VAULT_NAMESPACE set)", async () => {
+    const bao = await VaultEmulator.start({ tls: { cert: pki.serverCert, key: pki.serverKey }, version: "openbao-2.6.2" });
+    try {
+      const r = await health(cfg({ VAULT_ADDR: bao.url, VAULT_CACERT: pki.caFile, VAULT_NAMESPACE: "team-a" }));
+      expect(r.status).toBe(200);
+      expect(r.health?.version).toBe("2.6.2");
+      expect(bao.requests.at(-1)!.headers["x-vault-namespace"]).toBeUndefined();
+    } finally {
+      await bao.stop();
+    }
+  });
+
   test("Vault's error text, status and path; never the token", async () => {
     const err = await vaultApi(client()).lookupSelf("hvs.notAToken").catch((e) => e);
     expect(err).toBeInstanceOf(VaultResponseError);

@@ -19,6 +19,8 @@ export interface VaultRequest {
   readonly idempotent?: boolean;
   /** Statuses to hand back as data instead of throwing (sys/health uses 429/472/473/501/503 for state). */
   readonly acceptStatus?: readonly number[];
+  /** Send no X-Vault-Namespace: a root-namespace-only endpoint (OpenBao refuses sys/health inside a namespace). */
+  readonly rootNamespace?: boolean;
 }
 
 export interface VaultResponse<T> {
@@ -62,7 +64,7 @@ export function createVaultClient(config: VaultConfig, deps: ClientDeps = {}): V
     tls ??= loadTls(config);
     const headers: Record<string, string> = { "X-Vault-Request": "true" };
     if (request.token !== undefined) headers["X-Vault-Token"] = request.token;
-    if (config.namespace) headers["X-Vault-Namespace"] = config.namespace;
+    if (config.namespace && !request.rootNamespace) headers["X-Vault-Namespace"] = config.namespace;
     if (request.wrapTTL) headers["X-Vault-Wrap-TTL"] = request.wrapTTL;
     const init: RequestInit & { tls?: FetchTls; unix?: string } = {
       method: request.method,

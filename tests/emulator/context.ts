@@ -3,7 +3,13 @@ import { rfc3339Nano } from "./gotext.ts";
 import type { EmulatorState, TokenEntry } from "./state.ts";
 import type { Outcome } from "./wire.ts";
 
-export type VaultVersion = "1.14.8" | "1.17.0";
+/**
+ * HashiCorp Vault 1.14.8 / 1.17.0 as vault-api.md describes them, or OpenBao
+ * 2.6.2 as the real server answers (tests/real/DIFFERENCES.md).
+ */
+export type VaultVersion = "1.14.8" | "1.17.0" | "openbao-2.6.2";
+
+export const isOpenBao = (v: VaultVersion): boolean => v.startsWith("openbao-");
 
 /** Vault's logical operations (`header` = HEAD/OPTIONS, which no route here supports). */
 export type Op = "read" | "list" | "update" | "create" | "delete" | "patch" | "header";
@@ -69,7 +75,9 @@ export function lookupData(state: EmulatorState, te: TokenEntry, id: string): Re
     id, meta: te.meta, num_uses: te.numUses, orphan: te.orphan, path: te.path, policies: te.policies, ttl: 0, type: te.type,
   };
   if (te.role !== "") data["role"] = te.role;
-  if (te.period !== 0) data["period"] = Math.trunc(te.period);
+  // A period that came from the role's token_period is applied but not shown
+  // by lookup (seen on OpenBao 2.6.2, which keeps Vault 1.14's token store).
+  if (te.period !== 0 && !te.periodFromRole) data["period"] = Math.trunc(te.period);
   if (te.expireAt !== null) {
     const now = state.now();
     if (te.lastRenewal !== null) {

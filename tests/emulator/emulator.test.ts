@@ -297,6 +297,37 @@ describe("generic rules", () => {
   });
 });
 
+describe("OpenBao 2.6.2 mode (as a real OpenBao answered: tests/real/DIFFERENCES.md)", () => {
+  test("s. tokens, no mount_type, plain invalid-token text, multierror accessor texts, missing-policy warnings, OpenBao's health", async () => {
+    const bao = await VaultEmulator.start({ tls: { cert: pki.serverCert, key: pki.serverKey }, version: "openbao-2.6.2" });
+    try {
+      const o = { emulator: bao };
+      expect(bao.rootToken).toMatch(/^s\.[A-Za-z0-9]{24}$/);
+      const created = await call("POST", "auth/token/create", { ...o, token: bao.rootToken, body: { policies: ["app"] } });
+      expect(created.json.auth.client_token).toMatch(/^s\./);
+      expect(created.json.warnings).toEqual(['Policy "app" does not exist']);
+      expect("mount_type" in created.json).toBe(false);
+      expect((await call("GET", "auth/token/lookup-self", { ...o, token: "s.nope" })).text).toBe(errors("permission denied"));
+      expect((await call("POST", "auth/token/revoke-accessor", { ...o, token: bao.rootToken, body: { accessor: "" } })).json.errors).toEqual(["1 error occurred:\n\t* missing accessor\n\n"]);
+      const h = await call("GET", "sys/health", o);
+      expect([h.status, Object.keys(h.json), h.json.version]).toEqual([200, ["initialized", "sealed", "standby", "replication_performance_mode", "replication_dr_mode", "server_time_utc", "version", "cluster_name", "cluster_id"], "2.6.2"]);
+      const inNs = await call("GET", "sys/health", { ...o, headers: { "X-Vault-Namespace": "team-a" } });
+      expect([inNs.status, inNs.json.errors]).toEqual([400, ["operation unavailable in namespaces"]]);
+    } finally {
+      await bao.stop();
+    }
+  });
+
+  test("every version: lookup shows no period that came from the role's token_period", async () => {
+    const gen = v.createToken({ policies: ["applications_token_creator"], period: 86400, orphan: true });
+    const pod = await call("POST", "auth/token/create/applications", { token: gen.token, body: { policies: ["app"] } });
+    const data = (await call("GET", "auth/token/lookup-self", { token: pod.json.auth.client_token })).json.data;
+    expect(data.period).toBeUndefined();
+    expect(data.creation_ttl).toBe(3600);
+    expect((await call("GET", "auth/token/lookup-self", { token: gen.token })).json.data.period).toBe(86400);
+  });
+});
+
 describe("sealed, standby and sys/health", () => {
   test("health codes and overrides", async () => {
     const h = await call("GET", "sys/health");

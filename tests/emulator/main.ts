@@ -21,7 +21,7 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: bun tests/emulator/main.ts --pki-dir DIR [--port N] [--hostname H] [--state-file FILE] [--vault-version 1.14.8|1.17.0]\n`);
+  process.stderr.write(`${msg}\nusage: bun tests/emulator/main.ts --pki-dir DIR [--port N] [--hostname H] [--state-file FILE] [--vault-version 1.14.8|1.17.0|openbao-2.6.2]\n`);
   process.exit(2);
 }
 
@@ -43,7 +43,7 @@ function parseArgs(argv: string[]): Args {
       case "--hostname": out.hostname = value; break;
       case "--state-file": out.stateFile = value; break;
       case "--vault-version":
-        if (value !== "1.14.8" && value !== "1.17.0") usage(`invalid --vault-version ${JSON.stringify(value)}`);
+        if (value !== "1.14.8" && value !== "1.17.0" && value !== "openbao-2.6.2") usage(`invalid --vault-version ${JSON.stringify(value)}`);
         out.version = value;
         break;
       default: usage(`unknown argument ${JSON.stringify(flag)}`);

@@ -4,7 +4,7 @@
  * CheckToken (token → 403, ACL → 403), UseToken, routing (404/405), handler,
  * unrecognized-parameter warnings, response wrapping, reply.
  */
-import { MOUNTS, type Ctx, type Op, type Route, type VaultVersion } from "./context.ts";
+import { MOUNTS, isOpenBao, type Ctx, type Op, type Route, type VaultVersion } from "./context.ts";
 import { goList, goQuote, multiError, parseGoBool } from "./gotext.ts";
 import type { EmulatorState } from "./state.ts";
 import { SYS_ROUTES, capabilitiesOf, health } from "./sys-handlers.ts";
@@ -106,7 +106,12 @@ export function processRequest(state: EmulatorState, version: VaultVersion, inc:
   }
   let path: string;
   try { path = decodeURIComponent(inc.pathname.slice(4)); } catch { path = inc.pathname.slice(4); }
-  if (path === "sys/health") return health(state, version, inc.method, inc.query);
+  if (path === "sys/health") {
+    // OpenBao 2.6.2 serves sys/health in the root namespace only.
+    const ns = (inc.headers["x-vault-namespace"] ?? "").replace(/^\/+|\/+$/g, "");
+    if (isOpenBao(version) && ns !== "" && ns !== "root") return errorReply(400, ["operation unavailable in namespaces"]);
+    return health(state, version, inc.method, inc.query);
+  }
   try {
     return dispatch(state, version, inc, path);
   } catch (e) {
@@ -161,7 +166,7 @@ function checkToken(ctx: Ctx, version: VaultVersion): void {
   if (ctx.clientToken === "") throw forbidden("permission denied");
   const te = ctx.state.get(ctx.clientToken);
   if (te === undefined) {
-    throw forbidden(version === "1.14.8" ? "permission denied" : multiError(["permission denied", "invalid token"]));
+    throw forbidden(version === "1.14.8" || isOpenBao(version) ? "permission denied" : multiError(["permission denied", "invalid token"]));
   }
   const caps = capabilitiesOf(ctx.state, te.policies, ctx.path);
   if (!caps.includes("root") && !caps.includes(CAPABILITY[ctx.op])) throw new ApiError(403, [PERMISSION_DENIED_ACL]);

@@ -9,7 +9,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import type { VaultVersion } from "./context.ts";
+import { isOpenBao, type VaultVersion } from "./context.ts";
 import { FaultSet, HangSet, answers, type FaultRule } from "./faults.ts";
 import { processRequest, type Incoming } from "./pipeline.ts";
 import { RequestLog, recordOf, type RequestRecord } from "./requests.ts";
@@ -34,7 +34,10 @@ export interface EmulatorOptions {
   hostname?: string;
   /** Default 0 (ephemeral). */
   port?: number;
-  /** Default "1.17.0": decides `mount_type` (>= 1.16) and the invalid-token text (>= 1.17). */
+  /**
+   * Default "1.17.0": decides `mount_type` (>= 1.16) and the invalid-token text (>= 1.17);
+   * "openbao-2.6.2" answers as that real server does (token prefix, texts, health body).
+   */
   version?: VaultVersion;
   /** Serve plain HTTP instead of TLS. */
   tls_disabled?: boolean;
@@ -61,8 +64,8 @@ export class VaultEmulator {
 
   /** Starts listening; resolves once the port is bound. */
   static async start(opts: EmulatorOptions): Promise<VaultEmulator> {
-    const state = new EmulatorState();
     const version = opts.version ?? "1.17.0";
+    const state = new EmulatorState(isOpenBao(version) ? "s." : "hvs.");
     const hostname = opts.hostname ?? "127.0.0.1";
     let emulator: VaultEmulator | undefined;
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {

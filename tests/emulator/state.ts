@@ -34,6 +34,8 @@ export interface TokenEntry {
   renewable: boolean;
   /** Effective period in seconds (0 = not periodic). */
   period: number;
+  /** The period is the role's token_period, not the request's: lookup does not show it. */
+  periodFromRole?: boolean;
   /** TTL granted by the last create or renew (seconds). */
   ttl: number;
   /** TTL granted at creation (lookup's creation_ttl). */
@@ -90,7 +92,11 @@ export class EmulatorState {
   private offsetMs = 0;
   readonly root: TokenEntry;
 
-  constructor() {
+  /**
+   * "hvs." (Vault ≥ 1.10) or "s." (OpenBao, whose server-side consistent
+   * tokens are off by default, so service tokens keep the legacy prefix).
+   */
+  constructor(readonly tokenPrefix: "hvs." | "s." = "hvs.") {
     this.root = this.insert({
       policies: ["root"], path: "auth/token/root", displayName: "root", orphan: true, ttl: 0,
       renewable: false, parentAccessor: "",
@@ -110,8 +116,8 @@ export class EmulatorState {
   /** Creates and stores a token. Unspecified fields get neutral defaults. */
   insert(p: Partial<TokenEntry> & { policies: string[]; path: string }): TokenEntry {
     const now = this.now();
-    let id = p.id ?? `hvs.${base62(24)}`;
-    while (this.tokens.has(id)) id = `hvs.${base62(24)}`;
+    let id = p.id ?? `${this.tokenPrefix}${base62(24)}`;
+    while (this.tokens.has(id)) id = `${this.tokenPrefix}${base62(24)}`;
     let accessor = base62(24);
     while (this.byAccessor.has(accessor)) accessor = base62(24);
     const ttl = p.ttl ?? 0;
@@ -124,6 +130,7 @@ export class EmulatorState {
       numUses: p.numUses ?? 0, parentAccessor: p.parentAccessor ?? "", type: "service",
       entityId: p.entityId ?? "", isWrapping: p.isWrapping ?? false,
     };
+    if (p.periodFromRole) te.periodFromRole = true;
     if (p.wrapped) te.wrapped = p.wrapped;
     this.tokens.set(te.id, te);
     this.byAccessor.set(te.accessor, te.id);

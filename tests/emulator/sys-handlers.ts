@@ -1,5 +1,5 @@
 /** sys/capabilities-self, auth/ldap/login/:username and sys/health. */
-import type { Ctx, Route, VaultVersion } from "./context.ts";
+import { isOpenBao, type Ctx, type Route, type VaultVersion } from "./context.ts";
 import { goAtoi, parseGoBool } from "./gotext.ts";
 import { Acl, sanitizePolicies } from "./policy.ts";
 import { commaSlice } from "./roles.ts";
@@ -90,6 +90,16 @@ export function health(state: EmulatorState, version: VaultVersion, method: stri
 }
 
 function healthBody(state: EmulatorState, version: VaultVersion): GoStruct {
+  if (isOpenBao(version)) {
+    // OpenBao 2.6.2: no performance_standby, enterprise, echo_duration_ms or clock_skew_ms.
+    const replication = state.sealed ? "unknown" : "disabled";
+    return new GoStruct([
+      ["initialized", true], ["sealed", state.sealed], ["standby", state.sealed || state.standby],
+      ["replication_performance_mode", replication], ["replication_dr_mode", replication],
+      ["server_time_utc", Math.floor(state.now() / 1000)], ["version", version.slice("openbao-".length)],
+      ["cluster_name", state.sealed ? undefined : state.clusterName], ["cluster_id", state.sealed ? undefined : state.clusterId],
+    ]);
+  }
   const modern = version !== "1.14.8";
   const sealed = state.sealed;
   const replication = sealed ? "unknown" : "disabled";

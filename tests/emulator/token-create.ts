@@ -189,7 +189,7 @@ export function createToken(c: CreateContext): LogicalResponse {
 
   const te = state.insert({
     ...(req.id !== "" ? { id: req.id } : {}), policies, meta: req.meta, displayName, path, role: role?.name ?? "",
-    orphan, renewable, period, ttl, explicitMaxTtl: requestExplicitMax, effectiveExplicitMaxTtl: explicitMax,
+    orphan, renewable, period, periodFromRole: period !== 0 && req.period === "", ttl, explicitMaxTtl: requestExplicitMax, effectiveExplicitMaxTtl: explicitMax,
     numUses, parentAccessor: orphan ? "" : parent.accessor, entityId,
   });
   return { auth: authFor(te, te.id, ttl, renewable), warnings };

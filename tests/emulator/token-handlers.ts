@@ -1,6 +1,6 @@
 /** Handlers of the token mount (`auth/token/...`). */
-import { lookupData, type Ctx, type Route } from "./context.ts";
-import { goQuote } from "./gotext.ts";
+import { isOpenBao, lookupData, type Ctx, type Route } from "./context.ts";
+import { goQuote, multiError } from "./gotext.ts";
 import { ROLE_FIELDS, applyRoleWrite, durationField, roleReadData } from "./roles.ts";
 import { CREATE_FIELDS, authFor, calculateTtl, createToken } from "./token-create.ts";
 import { ApiError, badRequest, forbidden, logical, type Outcome } from "./wire.ts";
@@ -34,9 +34,15 @@ function create(kind: "plain" | "orphan" | "role"): (ctx: Ctx) => Outcome {
       if (role === undefined) throw badRequest(`unknown role ${name}`);
       relPath = `create/${name}`;
     }
-    return logical(createToken({
+    const resp = createToken({
       state: ctx.state, parent, relPath, orphan: kind === "orphan", role, isSudo: ctx.isSudo, data: ctx.data,
-    }));
+    });
+    if (isOpenBao(ctx.version)) {
+      // OpenBao warns about every token policy that is not written (yet).
+      const missing = (resp.auth?.policies ?? []).filter((p) => !ctx.state.policies.has(p));
+      resp.warnings = [...(resp.warnings ?? []), ...missing.map((p) => `Policy ${goQuote(p)} does not exist`)];
+    }
+    return logical(resp);
   };
 }
 
@@ -52,17 +58,20 @@ function lookup(ctx: Ctx): Outcome {
   return logical({ data: lookupData(ctx.state, te, id) });
 }
 
+/** OpenBao wraps these two errors in go-multierror; Vault (vault-api.md §2.5) does not. */
+const accessorError = (ctx: Ctx, msg: string) => badRequest(isOpenBao(ctx.version) ? multiError([msg]) : msg);
+
 function lookupAccessor(ctx: Ctx): Outcome {
   const accessor = str(ctx, "accessor");
-  if (accessor === "") throw badRequest("missing accessor");
+  if (accessor === "") throw accessorError(ctx, "missing accessor");
   const te = ctx.state.getByAccessor(accessor);
-  if (te === undefined) throw badRequest("invalid accessor");
+  if (te === undefined) throw accessorError(ctx, "invalid accessor");
   return logical({ data: lookupData(ctx.state, te, "") });
 }
 
 function revokeAccessor(ctx: Ctx): Outcome {
   const accessor = str(ctx, "accessor");
-  if (accessor === "") throw badRequest("missing accessor");
+  if (accessor === "") throw accessorError(ctx, "missing accessor");
   const te = ctx.state.getByAccessor(accessor);
   if (te === undefined) return logical({ warnings: ["No token found with this accessor"] });
   ctx.state.revoke(te.id);

@@ -2,7 +2,7 @@
  * Response wrapping: the X-Vault-Wrap-TTL header, wrapInCubbyhole, ValidateWrappingToken
  * and the sys/wrapping/{unwrap,lookup,wrap} handlers.
  */
-import type { Ctx, Route, VaultVersion } from "./context.ts";
+import { isOpenBao, type Ctx, type Route, type VaultVersion } from "./context.ts";
 import { parseDurationSecond, rfc3339Nano, subMsNanos } from "./gotext.ts";
 import type { EmulatorState, TokenEntry } from "./state.ts";
 import { ApiError, badRequest, envelope, forbidden, goMarshal, logical, type LogicalResponse, type Outcome } from "./wire.ts";
@@ -47,7 +47,8 @@ export function validateWrappingToken(state: EmulatorState, data: Record<string,
 
 /** mount_type value for a response, or undefined on versions without the field. */
 export function mountTypeFor(version: VaultVersion, value: string): string | undefined {
-  return version === "1.14.8" ? undefined : value;
+  // OpenBao forked before Vault 1.16 added the field.
+  return version === "1.14.8" || isOpenBao(version) ? undefined : value;
 }
 
 /**
