@@ -17,6 +17,7 @@
  *
  *   BENCH_CYCLES=100  BENCH_BURSTS=10,50,100,200  BENCH_RSS_RUNS=30
  *   BENCH_EXTRA_MOUNTS=2000   other mounts in the table first (a busy node)
+ *   BENCH_BAO=1               also mount/unmount against a real OpenBao (tests/bench/bao.ts)
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
@@ -266,6 +267,14 @@ try {
     vaultRequestsPerLifecycle: perPod,
     bursts,
   });
+  if (process.env.BENCH_BAO === "1") {
+    progress("OpenBao");
+    const { benchBao } = await import("./bench/bao.ts");
+    const bao = await benchBao({ binary: BINARY, floor: FLOOR_POD, root, cycles: CYCLES, exec, must, p50 });
+    report.bao = bao.raw;
+    say();
+    for (const line of bao.lines) say(line);
+  }
   console.log(lines.join("\n"));
   report.table = lines.join("\n");
   writeFileSync(join(DIST, "bench.json"), `${JSON.stringify(report, null, 1)}\n`);
