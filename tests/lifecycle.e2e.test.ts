@@ -359,3 +359,30 @@ describe("the state dir", () => {
     expect(livePodTokens().filter((t) => t.meta?.poduid === p.uid)).toEqual([]);
   });
 });
+
+describe("publication onto a shared kubelet root", () => {
+  test("as on a real node (rshared /var/lib/kubelet): the moved tmpfs appears complete at the pod's dir and in a peer, and goes from both at unmount", async () => {
+    const kroot = w.kubelet.rootDir;
+    const peer = join(w.root, "kubelet-peer");
+    mkdirSync(kroot, { recursive: true });
+    mkdirSync(peer, { recursive: true });
+    expect(Bun.spawnSync(["mount", "--bind", kroot, kroot]).exitCode).toBe(0);
+    try {
+      expect(Bun.spawnSync(["mount", "--make-rshared", kroot]).exitCode).toBe(0);
+      expect(Bun.spawnSync(["mount", "--bind", kroot, peer]).exitCode).toBe(0); // a peer: what the container runtime's view would be
+      const p = pod();
+      const call = await w.kubelet.mount(p, { "vault/policies": "app" });
+      expect(call.json.status).toBe("Success");
+      const inPeer = call.dir.replace(kroot, peer);
+      expect(mountAt(call.dir)?.source).toBe("vaulttmpfs");
+      expect(readdirSync(inPeer).sort()).toEqual(["vault-token", "vault-token.json"]);
+      expect(mountAt(join(w.stateDir, "staging", `${p.uid}_vault`))).toBeUndefined();
+      await w.kubelet.unmount(call.dir);
+      expect(mountAt(call.dir)).toBeUndefined();
+      expect(mountAt(inPeer)).toBeUndefined();
+    } finally {
+      Bun.spawnSync(["umount", "-R", peer]);
+      Bun.spawnSync(["umount", "-R", kroot]);
+    }
+  });
+});
