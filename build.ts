@@ -18,6 +18,8 @@ const root = import.meta.dir;
 export interface BuildTarget {
   readonly target: Bun.Build.CompileTarget | undefined;
   readonly outfile: string;
+  /** Default src/main.ts; tests compile their own entry points (a crashing driver, the bench's floors) the same way. */
+  readonly entrypoint?: string;
 }
 
 /** The short commit, with `-dirty` when tracked or untracked (not ignored) files differ from it, so a release says what it was built from. */
@@ -30,10 +32,10 @@ export function gitCommit(): string {
   return `${head.stdout.toString().trim()}${dirty ? "-dirty" : ""}`;
 }
 
-export async function buildBinary({ target, outfile }: BuildTarget, version: string, commit: string): Promise<void> {
+export async function buildBinary({ target, outfile, entrypoint }: BuildTarget, version: string, commit: string): Promise<void> {
   mkdirSync(join(outfile, ".."), { recursive: true });
   const result = await Bun.build({
-    entrypoints: [join(root, "src/main.ts")],
+    entrypoints: [entrypoint ?? join(root, "src/main.ts")],
     minify: true,
     bytecode: true,
     format: "esm",

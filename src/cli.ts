@@ -4,21 +4,22 @@ import { DriverError, errorMessage } from "./errors.ts";
 import { runDriverCommand } from "./driver.ts";
 import { exitCodeFor, failure, renderResult, type DriverResult } from "./flex/protocol.ts";
 import type { Output } from "./output.ts";
-import { gcCommand } from "./commands/gc.ts";
-import { renewTokenCommand } from "./commands/renew-token.ts";
-import { bootstrapCommand } from "./commands/bootstrap.ts";
-import { doctorCommand } from "./commands/doctor.ts";
-import { installCommand } from "./commands/install.ts";
-import { agentCommand } from "./commands/agent.ts";
 import { checkFlags, UsageError, type OperatorIo } from "./ops/flags.ts";
 import { COMMIT, VERSION } from "./version.ts";
 import { scrub } from "./log/scrub.ts";
 
+type OperatorRun = (args: readonly string[], ctx: Context, io: OperatorIo) => Promise<number> | number;
+
+/**
+ * Operator commands load their code only when run (dynamic import, a chunk
+ * of their own): the kubelet's `mount` and `unmount` must not pay for
+ * terminals, hashing, doctor or release code at every start.
+ */
 type OperatorCommand = {
   readonly summary: string;
   readonly usage: string;
   readonly flags: { bool?: readonly string[]; value?: readonly string[] };
-  readonly run: (args: readonly string[], ctx: Context, io: OperatorIo) => Promise<number> | number;
+  readonly load: () => Promise<OperatorRun>;
 };
 
 const OPERATOR_COMMANDS: Record<string, OperatorCommand> = {
@@ -26,43 +27,43 @@ const OPERATOR_COMMANDS: Record<string, OperatorCommand> = {
     summary: "revoke tokens whose pods are gone and retry pending revocations",
     usage: "vaulttmpfs gc [--dry-run] [--json]",
     flags: { bool: ["--dry-run", "--json"] },
-    run: gcCommand,
+    load: async () => (await import("./commands/gc.ts")).gcCommand,
   },
   "renew-token": {
     summary: "renew the node's token (generator; revoke-only in pod identity mode) now and print its TTL",
     usage: "vaulttmpfs renew-token [--min-ttl DURATION] [--json]",
     flags: { bool: ["--json"], value: ["--min-ttl"] },
-    run: renewTokenCommand,
+    load: async () => (await import("./commands/renew-token.ts")).renewTokenCommand,
   },
   bootstrap: {
     summary: "create this node's generator token (or, with --revoke-only, its revoke-only token) in Vault and write it to disk",
     usage: "vaulttmpfs bootstrap [--revoke-only] [--policy NAME] [--period DURATION] [--path FILE] [--ldap-mount NAME] [--username NAME] [--force]",
     flags: { bool: ["--force", "--revoke-only"], value: ["--policy", "--period", "--path", "--ldap-mount", "--username"] },
-    run: bootstrapCommand,
+    load: async () => (await import("./commands/bootstrap.ts")).bootstrapCommand,
   },
   doctor: {
     summary: "check this node's setup: config, Vault, TLS, generator token, role, install, state dir",
     usage: "vaulttmpfs doctor [--json] [--mount-test] [--plugin-dir DIR] [--driver VENDOR~NAME]",
     flags: { bool: ["--json", "--mount-test"], value: ["--plugin-dir", "--driver"] },
-    run: doctorCommand,
+    load: async () => (await import("./commands/doctor.ts")).doctorCommand,
   },
   install: {
     summary: "copy this binary into the kubelet's plugin dir, atomically",
     usage: "vaulttmpfs install [--plugin-dir DIR] [--driver VENDOR~NAME] [--json]",
     flags: { bool: ["--json"], value: ["--plugin-dir", "--driver"] },
-    run: installCommand,
+    load: async () => (await import("./commands/install.ts")).installCommand,
   },
   agent: {
     summary: "DaemonSet mode: install, then renew the generator token and run gc until SIGTERM",
     usage: "vaulttmpfs agent [--plugin-dir DIR] [--driver VENDOR~NAME] [--gc-interval DURATION] [--renew-check-interval DURATION] [--no-install]",
     flags: { bool: ["--no-install"], value: ["--plugin-dir", "--driver", "--gc-interval", "--renew-check-interval"] },
-    run: agentCommand,
+    load: async () => (await import("./commands/agent.ts")).agentCommand,
   },
   version: {
     summary: "print the version and git commit",
     usage: "vaulttmpfs version [--json]",
     flags: { bool: ["--json"] },
-    run: (args, _ctx, io) => {
+    load: async () => (args, _ctx, io) => {
       io.out(args.includes("--json") ? `${JSON.stringify({ version: VERSION, commit: COMMIT })}\n` : `vaulttmpfs ${VERSION} (${COMMIT})\n`);
       return 0;
     },
@@ -100,7 +101,7 @@ export async function main(argv: readonly string[], env: Env, output: Output, ct
     output.out(helpText());
     return 0;
   }
-  if (command === "--version") return OPERATOR_COMMANDS.version!.run([], ctx, output);
+  if (command === "--version") return (await OPERATOR_COMMANDS.version!.load())([], ctx, output);
   const operator = OPERATOR_COMMANDS[command];
   if (operator) return runOperator(command, operator, args, ctx, output);
   try {
@@ -119,7 +120,7 @@ async function runOperator(name: string, command: OperatorCommand, args: readonl
   }
   try {
     checkFlags(args, command.flags);
-    return await command.run(args, ctx, io);
+    return await (await command.load())(args, ctx, io);
   } catch (err) {
     io.err(`vaulttmpfs ${name}: ${errorMessage(err)}\n`);
     return err instanceof UsageError ? 2 : 1;

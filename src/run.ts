@@ -3,7 +3,7 @@ import { logFileFrom } from "./config.ts";
 import { defaultContext } from "./context.ts";
 import { exitCodeFor, failure, type DriverResult } from "./flex/protocol.ts";
 import { createOpLog } from "./log/oplog.ts";
-import { firstWriteOnly, processOutput, silenceStrayOutput } from "./output.ts";
+import { captureStdio, firstWriteOnly, processOutput } from "./output.ts";
 
 /** Wires one process: signals, the stdout discipline of kubelet calls, crash handling. */
 export async function runProcess(argv: readonly string[]): Promise<void> {
@@ -18,8 +18,7 @@ export async function runProcess(argv: readonly string[]): Promise<void> {
     return;
   }
   // Kubelet path: whatever happens, exactly one JSON object on stdout and nothing on stderr.
-  silenceStrayOutput();
-  const output = firstWriteOnly(processOutput);
+  const output = firstWriteOnly(captureStdio());
   const crash = (err: unknown) => {
     createOpLog(logFileFrom(process.env) ?? null).write({
       op: argv[0] ?? "",

@@ -73,5 +73,11 @@ try {
   for (const line of readFileSync(env.VAULTTMPFS_LOG_FILE, "utf8").trim().split("\n")) say(`  ${line}`);
 } finally {
   await vault.stop();
+  // What an operator does before removing a state dir (README, "Removing the state dir"):
+  // the private staging root is a mount point of its own and outlives the volumes.
+  const stagingRoot = join(root, "state", "staging");
+  if (readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === stagingRoot)) {
+    Bun.spawnSync(["umount", stagingRoot], { stdio: ["ignore", "inherit", "inherit"] });
+  }
   rmSync(root, { recursive: true, force: true });
 }

@@ -6,6 +6,9 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { main } from "../src/cli.ts";
+import { defaultContext } from "../src/context.ts";
+import { createTmpfs, spawnRunner } from "../src/volume/tmpfs.ts";
 import { goJson, mountAt, mountCount } from "./support/kubelet.ts";
 import { podUid, useWorld } from "./support/world.ts";
 
@@ -260,7 +263,38 @@ describe("staging is private and never outlives its volume", () => {
     await w.inProcess(["unmount", w.kubelet.volumeDir(uid)]);
   });
 
-  test("unmount also removes a staging tmpfs left by a mount killed after its bind", async () => {
+  test("spawns only what the safety argument needs: mount = staging tmpfs + move (+ read-only remount), unmount = one umount", async () => {
+    const spawned: string[][] = [];
+    const tmpfs = createTmpfs(async (argv) => {
+      spawned.push(argv.map((a) => a.replace(/^\/.*\/(u?mount)$/, "$1")));
+      return spawnRunner(argv);
+    });
+    const run = async (argv: string[]) => {
+      let out = "";
+      await main(argv, w.env, { out: (t) => void (out += t), err: () => {} }, { ...defaultContext(w.env), tmpfs });
+      return JSON.parse(out).status;
+    };
+    const warm = podUid(); // the staging root is made private once per boot, not per mount
+    expect(await run(["mount", w.kubelet.volumeDir(warm), opts(warm)])).toBe("Success");
+    expect(await run(["unmount", w.kubelet.volumeDir(warm)])).toBe("Success");
+
+    for (const readOnly of [false, true]) {
+      const uid = podUid();
+      const dir = w.kubelet.volumeDir(uid);
+      const stage = join(w.stateDir, "staging", `${uid}_vault`);
+      spawned.length = 0;
+      expect(await run(["mount", dir, goJson(w.kubelet.mountOptions({ uid, namespace: "shop", name: "web-0", serviceAccount: "web", readOnly }, { "vault/policies": "app" }))])).toBe("Success");
+      expect(spawned.map((a) => `${a[0]} ${a[1]}`)).toEqual(["mount -t", ...(readOnly ? ["mount -o"] : []), "mount --move"]);
+      expect(spawned.at(-1)).toEqual(["mount", "--move", stage, dir]);
+      expect(existsSync(stage)).toBe(false);
+      expect(mountAt(dir)?.mountOptions.includes("ro")).toBe(readOnly);
+      spawned.length = 0;
+      expect(await run(["unmount", dir])).toBe("Success");
+      expect(spawned).toEqual([["umount", dir]]);
+    }
+  });
+
+  test("unmount also removes a staging tmpfs left by a mount killed before its move", async () => {
     const uid = podUid();
     const dir = w.kubelet.volumeDir(uid);
     await w.inProcess(["mount", dir, opts(uid)]);

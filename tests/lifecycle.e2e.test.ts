@@ -41,11 +41,31 @@ describe("journal", () => {
     expect(entry).toMatchObject({ version: 1, podUid: p.uid, volumeName: "vault", dir: call.dir, namespace: "shop", pod: p.name, role: "applications", policies: ["app"], state: "active", accessor: wrapInfo.wrapped_accessor, wrappingAccessor: wrapInfo.accessor });
     expect(readFileSync(file, "utf8")).not.toContain(token);
 
+    w.vault.clearRequests();
     await w.kubelet.unmount(call.dir);
     expect(existsSync(file)).toBe(false);
     expect(w.vault.lookup(wrapInfo.wrapped_accessor)).toBeUndefined();
-    // The wrapping token was revoked too: it can no longer be unwrapped into anything.
-    expect((await unwrap(w, token)).status).toBe(400);
+    // Only the pod token is revoked (one request); the wrapping token, left to its
+    // wrap TTL, unwraps into a dead token that Vault refuses.
+    expect(w.vault.requests.map((r) => r.path)).toEqual(["auth/token/revoke-accessor"]);
+    const unwrapped = await unwrap(w, token);
+    expect(unwrapped.status).toBe(200);
+    expect(unwrapped.json.auth.accessor).toBe(wrapInfo.wrapped_accessor);
+    expect((await vaultCall(w, "GET", "auth/token/lookup-self", unwrapped.json.auth.client_token)).status).toBe(403);
+  });
+
+  test("a pod's whole life costs Vault exactly two requests: create at mount, revoke-accessor at unmount", async () => {
+    for (const unwrapOpt of ["false", "true"]) {
+      const p = pod();
+      await w.kubelet.mount(p, { "vault/policies": "app", "vault/unwrap": "true" }); // renews the generator if due, outside the count
+      w.vault.clearRequests();
+      const call = await w.kubelet.mount(pod(), { "vault/policies": "app", "vault/unwrap": unwrapOpt });
+      expect(call.json.status).toBe("Success");
+      await w.kubelet.unmount(call.dir);
+      expect(w.vault.requests.map((r) => r.path)).toEqual(["auth/token/create/applications", "auth/token/revoke-accessor"]);
+      await w.kubelet.unmount(w.kubelet.volumeDir(p.uid));
+    }
+    expect(livePodTokens()).toEqual([]);
   });
 
   test("a mount whose journal entry cannot be written fails and revokes its token", async () => {
@@ -302,7 +322,7 @@ describe("the pod's dir never holds a half-made volume", () => {
       if (!exited) {
         child.kill("SIGSTOP"); // frozen somewhere between the staging mount and the end
         caught = true;
-        await Bun.sleep(50); // a `mount --bind` child already running may still finish
+        await Bun.sleep(50); // a `mount --move` child already running may still finish
         const m = mountAt(dir);
         if (m) expect(readdirSync(dir).sort()).toEqual(["vault-token", "vault-token.json"]);
         child.kill(9);
@@ -317,5 +337,52 @@ describe("the pod's dir never holds a half-made volume", () => {
       expect(livePodTokens().filter((t) => t.meta?.poduid === p.uid)).toEqual([]);
     }
     expect(caught).toBe(true);
+  });
+});
+
+describe("the state dir", () => {
+  test("an operator removes it as the README says (umount the staging root, rm -r) after its pods are gone; the next mount recreates it", async () => {
+    const first = await w.kubelet.mount(pod(), { "vault/policies": "app" });
+    expect(first.json.status).toBe("Success");
+    await w.kubelet.unmount(first.dir);
+    const stagingRoot = join(w.stateDir, "staging");
+    expect(mountAt(stagingRoot)).toBeDefined(); // the private staging root outlives the volumes: that is why the README names the step
+    expect(Bun.spawnSync(["umount", stagingRoot]).exitCode).toBe(0);
+    rmSync(w.stateDir, { recursive: true });
+    expect(existsSync(w.stateDir)).toBe(false);
+
+    const p = pod();
+    const again = await w.kubelet.mount(p, { "vault/policies": "app" });
+    expect(again.json.status).toBe("Success");
+    expect(mountAt(stagingRoot)).toBeDefined();
+    await w.kubelet.unmount(again.dir);
+    expect(livePodTokens().filter((t) => t.meta?.poduid === p.uid)).toEqual([]);
+  });
+});
+
+describe("publication onto a shared kubelet root", () => {
+  test("as on a real node (rshared /var/lib/kubelet): the moved tmpfs appears complete at the pod's dir and in a peer, and goes from both at unmount", async () => {
+    const kroot = w.kubelet.rootDir;
+    const peer = join(w.root, "kubelet-peer");
+    mkdirSync(kroot, { recursive: true });
+    mkdirSync(peer, { recursive: true });
+    expect(Bun.spawnSync(["mount", "--bind", kroot, kroot]).exitCode).toBe(0);
+    try {
+      expect(Bun.spawnSync(["mount", "--make-rshared", kroot]).exitCode).toBe(0);
+      expect(Bun.spawnSync(["mount", "--bind", kroot, peer]).exitCode).toBe(0); // a peer: what the container runtime's view would be
+      const p = pod();
+      const call = await w.kubelet.mount(p, { "vault/policies": "app" });
+      expect(call.json.status).toBe("Success");
+      const inPeer = call.dir.replace(kroot, peer);
+      expect(mountAt(call.dir)?.source).toBe("vaulttmpfs");
+      expect(readdirSync(inPeer).sort()).toEqual(["vault-token", "vault-token.json"]);
+      expect(mountAt(join(w.stateDir, "staging", `${p.uid}_vault`))).toBeUndefined();
+      await w.kubelet.unmount(call.dir);
+      expect(mountAt(call.dir)).toBeUndefined();
+      expect(mountAt(inPeer)).toBeUndefined();
+    } finally {
+      Bun.spawnSync(["umount", "-R", peer]);
+      Bun.spawnSync(["umount", "-R", kroot]);
+    }
   });
 });

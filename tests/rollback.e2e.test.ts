@@ -117,10 +117,10 @@ describe("failures after the token exists", () => {
     expectNothingLeft(dir, before);
   });
 
-  test("a bind reported as failed after it took effect (killed or timed out) is undone before the token is revoked", async () => {
+  test("a move reported as failed after it took effect (killed or timed out) is undone before the token is revoked", async () => {
     const before = livePodTokens().length;
     const real = createTmpfs();
-    const lyingTmpfs = { ...real, bind: async (from: string, to: string) => { await real.bind(from, to); throw new Error("mount --bind timed out"); } };
+    const lyingTmpfs = { ...real, move: async (from: string, to: string) => { await real.move(from, to); throw new Error("mount --move timed out"); } };
     const p = pod();
     const dir = w.kubelet.volumeDir(p.uid);
     const code = await main(["mount", dir, goJson(w.kubelet.mountOptions(p, { "vault/policies": "app" }))], w.env, { out: () => {}, err: () => {} }, { ...defaultContext(w.env), tmpfs: lyingTmpfs });

@@ -124,15 +124,15 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, genera
     return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {
     if (err instanceof UnexpectedResponseError && err.accessor) {
-      await revokePodToken(svc.rollbackApi, generatorToken, { accessor: err.accessor, wrappingAccessor: undefined }).catch(() => {});
+      await revokePodToken(svc.rollbackApi, generatorToken, { accessor: err.accessor }).catch(() => {});
     }
     throw err;
   }
 }
 
 /**
- * Journal first; then the tmpfs is built on a staging dir and bind-mounted
- * onto the pod's dir only once complete. Any failure undoes all of it and
+ * Journal first; then the tmpfs is built on a staging dir and moved onto the
+ * pod's dir only once complete. Any failure undoes all of it and
  * revokes the token, with a client that a SIGTERM cannot abort.
  */
 async function materialise(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string, minted: MintedToken, ctx: Context): Promise<void> {
@@ -159,10 +159,10 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     if (ctx.signal.aborted) throw new DriverError("interrupted by a signal before the volume was ready");
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     requireRealVolumePath(dir, req.volume.kubeletRoot); // mount(8) would follow a link swapped in meanwhile
-    await ctx.tmpfs.bind(stage, dir);
-    await finishStaging(stage, ctx.tmpfs).catch(() => {}); // the bind keeps the tmpfs; a leftover goes at unmount
+    await ctx.tmpfs.move(stage, dir);
+    await finishStaging(stage).catch(() => {}); // an empty dir; a leftover goes at unmount or the next mount
   } catch (err) {
-    // Judge by the mount table, not by how far we think we got: a `mount --bind` killed
+    // Judge by the mount table, not by how far we think we got: a `mount --move` killed
     // (or timed out) after it took effect still left a mount, which the kubelet would take
     // for a finished volume. Under the volume lock, our mount at `dir` can only be this attempt's.
     if (isOurs(ctx.tmpfs.mountAt(dir))) await ctx.tmpfs.unmount(dir).catch(() => {});

@@ -2,9 +2,9 @@ import { expect, test } from "bun:test";
 import { salvageAccessors, salvageDir } from "./leftovers.ts";
 
 test("accessors are salvaged from whole, cut and garbled journal text", () => {
-  expect(salvageAccessors('{"accessor":"abc123","wrappingAccessor":"w9"}')).toEqual({ accessor: "abc123", wrappingAccessor: "w9" });
-  expect(salvageAccessors('{"version":1,"accessor":"abc123","wrappingAcc')).toEqual({ accessor: "abc123", wrappingAccessor: undefined });
-  expect(salvageAccessors('\u0000\u0000{"accessor" : "x.y-z_1"}garbage')).toEqual({ accessor: "x.y-z_1", wrappingAccessor: undefined });
+  expect(salvageAccessors('{"accessor":"abc123","wrappingAccessor":"w9"}')).toEqual({ accessor: "abc123" });
+  expect(salvageAccessors('{"version":1,"accessor":"abc123","wrappingAcc')).toEqual({ accessor: "abc123" });
+  expect(salvageAccessors('\u0000\u0000{"accessor" : "x.y-z_1"}garbage')).toEqual({ accessor: "x.y-z_1" });
 });
 
 test("a value cut inside the accessor salvages nothing (a partial accessor would revoke nothing useful)", () => {

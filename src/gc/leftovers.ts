@@ -19,7 +19,7 @@ const TEMP_NAME = /^\.tmp-(.+)\.json\.[0-9a-f]{12}$/;
 export function salvageAccessors(text: string): Revocable | undefined {
   const field = (name: string) => new RegExp(`"${name}"\\s*:\\s*"([A-Za-z0-9._-]{1,200})"`).exec(text)?.[1];
   const accessor = field("accessor");
-  return accessor ? { accessor, wrappingAccessor: field("wrappingAccessor") } : undefined;
+  return accessor ? { accessor } : undefined;
 }
 
 /** The `dir` a corrupt entry names, if it can be read at all. */

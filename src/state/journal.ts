@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { StateError, errorMessage } from "../errors.ts";
-import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
+import { TEMP_PREFIX, writeFileAtomic } from "../fsutil/atomic.ts";
 import { acquireLock, tryLock, type Lock } from "./lock.ts";
 import { entryKeyProblem } from "./entry-check.ts";
 import { existsNoFollow, readFileNoFollow, requireSafeStateTree } from "./safe-dir.ts";
@@ -24,7 +24,7 @@ export interface JournalEntry {
   readonly policies: readonly string[];
   /** Accessor of the pod's token (`wrap_info.wrapped_accessor`, or `auth.accessor` when unwrapped). */
   readonly accessor: string;
-  /** Accessor of the single-use wrapping token, revoked too so it cannot be unwrapped later. */
+  /** Accessor of the single-use wrapping token, for the audit trail only: never revoked, it wraps a token that is revoked with its pod. */
   readonly wrappingAccessor: string | undefined;
   readonly createdAt: string;
   readonly ttlSeconds: number;
@@ -121,11 +121,14 @@ export function openJournal(stateDir: string) {
       }
     },
 
-    /** Removing an entry that does not exist succeeds. */
+    /**
+     * Removing an entry that does not exist succeeds. Not fsynced: an entry is
+     * removed only once its token is revoked, so a removal lost in a crash
+     * only makes gc revoke a revoked accessor again, which Vault answers as done.
+     */
     remove(key: VolumeKey): void {
       try {
         unlinkSync(pathOf(key));
-        fsyncDir(volumesDir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new StateError(`cannot remove journal entry for ${keyName(key)}: ${errorMessage(err)}`);
       }

@@ -1,14 +1,12 @@
-import { dlopen, FFIType } from "bun:ffi";
 import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import { StateError } from "../errors.ts";
+import { loadLibc } from "../os/libc.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const LOCK_UN = 8;
-const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
 
 type FlockFn = (fd: number, op: number) => number;
-let flockFn: FlockFn | undefined;
 
 /**
  * flock(2) from libc. Chosen over lock files with PIDs because the kernel
@@ -16,17 +14,9 @@ let flockFn: FlockFn | undefined;
  * can never wedge the node.
  */
 function flock(): FlockFn {
-  if (flockFn) return flockFn;
-  for (const name of LIBC_NAMES) {
-    try {
-      const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-      flockFn = lib.symbols.flock as FlockFn;
-      return flockFn;
-    } catch {
-      // try the next libc name
-    }
-  }
-  throw new StateError("cannot load flock(2) from libc");
+  const libc = loadLibc();
+  if (!libc) throw new StateError("cannot load flock(2) from libc");
+  return libc.flock;
 }
 
 /**

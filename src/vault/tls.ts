@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, errorMessage } from "../errors.ts";
@@ -59,6 +59,8 @@ function loadClientCert(files: { certFile: string; keyFile: string }): { cert: s
   const cert = readOrFail(ENV.VAULT_CLIENT_CERT, files.certFile);
   const key = readOrFail(ENV.VAULT_CLIENT_KEY, files.keyFile);
   // Bun reports a key that does not match as "FailedToOpenSocket"; say what is really wrong.
+  // node:crypto is loaded here only, for mTLS: importing it costs every kubelet call ~2 ms.
+  const { X509Certificate, createPrivateKey } = process.getBuiltinModule("node:crypto");
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);

@@ -8,7 +8,7 @@ import { isOurs, type Tmpfs } from "./tmpfs.ts";
 
 /**
  * A volume is built on a private staging mount in the state dir and then
- * bind-mounted onto the pod's dir in one step. The kubelet treats any mount
+ * moved onto the pod's dir in one step. The kubelet treats any mount
  * point as a finished volume and never calls the driver for it again, so the
  * pod's dir must never be a mount point holding a half-written volume, not
  * even for the instant between a mount and a write, and not after a crash.
@@ -22,8 +22,10 @@ const stagingRoot = (stateDir: string) => join(stateDir, "staging");
 /**
  * Makes `<stateDir>/staging` a private mount point, once per boot, so a
  * staging tmpfs (a token inside) never propagates into other mount
- * namespaces that share `/` (containers with an rshared hostPath, say). The
- * bind onto the pod's dir still propagates like any volume mount.
+ * namespaces that share `/` (containers with an rshared hostPath, say), and
+ * so the kernel lets a staging tmpfs be moved (it refuses to move a mount out
+ * of a shared parent). The move onto the pod's dir still propagates like any
+ * volume mount.
  */
 export async function ensurePrivateStagingRoot(stateDir: string, tmpfs: Tmpfs, lockPath: string): Promise<void> {
   const root = stagingRoot(stateDir);
@@ -48,9 +50,8 @@ export async function prepareStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-/** After the bind: the pod's dir holds the tmpfs now, so the staging mount (ours, just made) goes. */
-export async function finishStaging(dir: string, tmpfs: Tmpfs): Promise<void> {
-  await tmpfs.unmount(dir);
+/** After the move: the pod's dir holds the tmpfs now and the staging dir is an empty dir, which goes. */
+export async function finishStaging(dir: string): Promise<void> {
   rmdirSync(dir);
 }
 

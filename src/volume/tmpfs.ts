@@ -97,9 +97,14 @@ export function createTmpfs(run: Runner = spawnRunner, mountInfo: (mentioning?: 
       await exec([findBinary("mount"), "--make-private", dir], `make ${dir} private`);
     },
 
-    /** Makes the tmpfs mounted at `source` appear, complete, at `target` in one step. */
-    async bind(source: string, target: string): Promise<void> {
-      await exec([findBinary("mount"), "--bind", source, target], `bind ${source} onto ${target}`);
+    /**
+     * Moves the tmpfs mounted at `source` to `target` in one step (MS_MOVE): it
+     * appears there complete, and `source` is left an empty dir, so no unmount
+     * follows. The kernel refuses to move a mount whose parent is shared: the
+     * staging root is private for that reason too.
+     */
+    async move(source: string, target: string): Promise<void> {
+      await exec([findBinary("mount"), "--move", source, target], `move ${source} onto ${target}`);
     },
 
     /**
