@@ -12,6 +12,13 @@ path "auth/token/revoke-accessor" {
   capabilities = ["update"]
 }
 
+# Check a wrapped login against the pod's vault/policies without spending
+# the pod's single unwrap: a lookup by accessor shows a token's policies and
+# metadata, never its ID. Used only when a pod sets vault/policies.
+path "auth/token/lookup-accessor" {
+  capabilities = ["update"]
+}
+
 # Keep itself alive (a periodic token: `vaulttmpfs renew-token`, `agent`,
 # and at most one renew-self per half-TTL from mounts).
 path "auth/token/renew-self" {

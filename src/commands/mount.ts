@@ -118,8 +118,7 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, genera
   try {
     if (config.podIdentity) {
       const { obtainPodToken } = await import("../identity/obtain.ts");
-      const revokeAccessor = (accessor: string) => svc.rollbackApi.revokeAccessor(generatorToken, accessor);
-      return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal, revokeAccessor });
+      return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal });
     }
     return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {
@@ -150,6 +149,7 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
   try {
     svc.journal.put(entry);
     journaled = true;
+    await minted.checkAfterJournal?.(generatorToken);
     const owner = planOwnership(req);
     await ensurePrivateStagingRoot(config.stateDir, ctx.tmpfs, svc.journal.lockPath("staging-root.lock"));
     await prepareStaging(stage, ctx.tmpfs);

@@ -20,11 +20,9 @@ export async function obtainPodToken(opts: {
   role: string;
   wrapTTL: string | undefined;
   signal: AbortSignal;
-  /** Revocation with the node's revoke-only token, for a checking login that cannot revoke itself. */
-  revokeAccessor: (accessor: string) => Promise<unknown>;
 }): Promise<MintedToken> {
   const { identity, req } = opts;
   const target = loadKubeconfig(identity.kubeconfig);
   const sa = await requestPodToken(target, { pod: req.pod, audience: identity.audience, expirationSeconds: identity.tokenTtlSeconds }, { signal: opts.signal });
-  return loginPodToken({ api: opts.api, mount: identity.authMount, role: opts.role, jwt: sa.jwt, wrapTTL: opts.wrapTTL, requestedPolicies: req.policies, revokeAccessor: opts.revokeAccessor });
+  return loginPodToken({ api: opts.api, mount: identity.authMount, role: opts.role, jwt: sa.jwt, wrapTTL: opts.wrapTTL, requestedPolicies: req.policies });
 }

@@ -6,6 +6,7 @@
  * messages carry the API server's own `metav1.Status` text, which holds no token.
  */
 import { DriverError } from "../errors.ts";
+import { registerSecret } from "../log/scrub.ts";
 import type { PodIdentity } from "../flex/options.ts";
 import { readKubeTls, type KubeTarget } from "./kubeconfig.ts";
 
@@ -129,6 +130,7 @@ export async function requestPodToken(
       const json = (await kubeCall(target, "POST", path, body, what, deps)) as { status?: { token?: unknown; expirationTimestamp?: unknown } } | null;
       const token = json?.status?.token;
       if (typeof token !== "string" || token.split(".").length !== 3) throw new DriverError(`Kubernetes API ${what}: the response holds no token`);
+      registerSecret(token);
       const expiresAt = typeof json?.status?.expirationTimestamp === "string" ? json.status.expirationTimestamp : "";
       return { jwt: token, expiresAt };
     } catch (err) {

@@ -14,6 +14,12 @@ export interface MintedToken {
   readonly accessor: string;
   readonly wrappingAccessor: string | undefined;
   readonly ttlSeconds: number;
+  /**
+   * A check mount runs once the accessor is journaled and before the volume
+   * is built (pod identity mode: the login's policies against vault/policies);
+   * it throws to fail the mount, which then revokes the token.
+   */
+  readonly checkAfterJournal?: (nodeToken: string) => Promise<void>;
 }
 
 export function tokenMetadata(req: MountRequest, node: string): Record<string, string> {

@@ -56,6 +56,12 @@ export interface LookupSelfData {
   meta: Record<string, string> | null;
 }
 
+export interface AccessorLookupData {
+  accessor: string;
+  policies: string[] | null;
+  identity_policies?: string[] | null;
+}
+
 export interface HealthStatus {
   initialized: boolean;
   sealed: boolean;
@@ -140,6 +146,18 @@ export function vaultApi(client: VaultClient) {
         if (isVaultStatus(err, 400) && err.errors.includes("token not found")) return false;
         throw err;
       }
+    },
+
+    /**
+     * POST auth/token/lookup-accessor: what a token may do (policies, TTL,
+     * metadata) without its ID. Pod identity mode checks a wrapped login's
+     * policies this way, since reading them from the wrapped answer would
+     * spend the pod's single unwrap.
+     */
+    async lookupAccessor(token: string, accessor: string): Promise<AccessorLookupData> {
+      const path = "auth/token/lookup-accessor";
+      const res = await client.send<Secret<AccessorLookupData>>({ method: "POST", path, token, body: { accessor } });
+      return mustHave(res.body?.data, "data", "POST", path);
     },
 
     async capabilitiesSelf(token: string, paths: readonly string[]): Promise<Record<string, string[]>> {

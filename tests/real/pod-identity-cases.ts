@@ -92,13 +92,17 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect((await w.bao.api("GET", "auth/token/lookup-self", { token })).status).toBe(403);
     });
 
-    test("vault/policies with a wrapped token: checked with a login the driver revokes itself; the pod gets one token", async () => {
+    test("vault/policies with a wrapped token: one wrapped login, checked by accessor with the revoke-only token; the pod gets one token", async () => {
       const pod = w.pod("team-a");
       const before = new Set(await accessors(w));
+      const audited = w.auditRequests().length;
       const call = await w.mount(pod, { "vault/policies": "team-a-app" });
       expect(call.json).toEqual({ status: "Success" });
       const entry = journalEntry(w, pod.uid)!;
-      // Exactly the pod's login token and its wrapping token are new: the checking login is gone.
+      // What the driver asked OpenBao during the mount: one login, one lookup of its accessor (no second login, no unwrap).
+      const asked = w.auditRequests().slice(audited).map((r) => r.path).filter((p) => !p.startsWith("sys/") && p !== "auth/token/lookup-self" && p !== "auth/token/renew-self");
+      expect(asked).toEqual([`auth/${method}/login`, "auth/token/lookup-accessor"]);
+      // Exactly the pod's login token and its wrapping token are new.
       const added = (await accessors(w)).filter((a) => !before.has(a));
       expect(added.sort()).toEqual([entry.accessor, entry.wrappingAccessor!].sort());
       w.vaultTokens.push(readFileSync(join(call.dir, "vault-token"), "utf8"));
@@ -106,15 +110,21 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(await w.alive(entry.accessor)).toBe(false);
     });
 
-    test("vault/policies beyond the role's: a Failure that names them, and no token is left behind", async () => {
+    test("vault/policies beyond the role's: a Failure that names them, and no login token is left alive", async () => {
       const pod = w.pod("team-a");
-      const before = (await accessors(w)).sort();
+      const before = new Set(await accessors(w));
       const call = await w.mount(pod, { "vault/policies": "team-a-app, team-b-app" });
       expect(call.json.status).toBe("Failure");
       expect(call.exitCode).toBe(1);
       expect(call.json.message).toContain(`vault/policies asks for "team-b-app", which Vault role "team-a" at auth/${method} does not grant`);
-      expect(call.json.message).toContain("the login token was revoked");
-      expect((await accessors(w)).sort()).toEqual(before);
+      expect(call.json.message).toContain("the driver revokes the login token");
+      // The login token is dead; what may remain is its wrapping token, never written anywhere, which now wraps a dead token.
+      const failed = readFileSync(w.logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.op === "mount" && r.podUid === pod.uid).at(-1);
+      expect(await w.alive(failed.accessor)).toBe(false);
+      for (const a of (await accessors(w)).filter((x) => !before.has(x))) {
+        const left = await w.bao.api("POST", "auth/token/lookup-accessor", { token: w.bao.rootToken, body: { accessor: a } });
+        expect(left.json.data.policies).toEqual(["response-wrapping"]);
+      }
       expect(existsSync(call.dir)).toBe(false);
       expect(journalEntry(w, pod.uid)).toBeUndefined();
     });

@@ -52,6 +52,8 @@ export interface IdentityWorld {
   straceText(): string;
   /** Text of every file under the world's root (journal, log, state), i.e. outside any pod's tmpfs. */
   filesText(): string;
+  /** Every audit-log request (path, operation), in order: what the driver really asked Vault. */
+  auditRequests(): Array<{ path: string; operation: string }>;
   /** Root-token lookup of an accessor: `true` while its token is alive. */
   alive(accessor: string): Promise<boolean>;
   stop(): Promise<void>;
@@ -99,7 +101,11 @@ async function configureBao(bao: BaoServer, kube: KubeApiServer, method: AuthMet
 export async function startIdentityWorld(method: AuthMethod): Promise<IdentityWorld> {
   if (!existsSync(STRACE)) throw new Error(`${process.env.CI === "true" ? "CI=true: the pod identity suite must run, not skip. " : ""}${STRACE} is missing; install it with: apt-get install -y strace`);
   const pki = await testPki();
-  const [bao, kube] = await Promise.all([startBao(), startKubeApiServer(pki)]);
+  // The audit log lives apart from `root`, whose files the leak check reads (the log holds HMACs, not secrets, but it is not the node's).
+  const auditDir = mkdtempSync(join(tmpdir(), `vaulttmpfs-identity-audit-`));
+  const auditFile = join(auditDir, "audit.log");
+  const audit = `audit "file" "test-audit" {\n  options {\n    file_path = "${auditFile}"\n  }\n}\n`;
+  const [bao, kube] = await Promise.all([startBao({ extraConfig: audit }), startKubeApiServer(pki)]);
   const root = mkdtempSync(join(tmpdir(), `vaulttmpfs-identity-${method}-`));
   try {
     await configureBao(bao, kube, method);
@@ -174,6 +180,10 @@ export async function startIdentityWorld(method: AuthMethod): Promise<IdentityWo
         walk(root, into);
         return into.join("\n");
       },
+      auditRequests() {
+        if (!existsSync(auditFile)) return [];
+        return readFileSync(auditFile, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === "request").map((e) => ({ path: e.request.path, operation: e.request.operation }));
+      },
       async alive(accessor) {
         const r = await bao.api("POST", "auth/token/lookup-accessor", { token: bao.rootToken, body: { accessor } });
         return r.status === 200;
@@ -182,11 +192,13 @@ export async function startIdentityWorld(method: AuthMethod): Promise<IdentityWo
         unmountAllBelow(root);
         await Promise.all([bao.stop(), kube.stop()]);
         rmSync(root, { recursive: true, force: true });
+        rmSync(auditDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await Promise.all([bao.stop(), kube.stop()]);
     rmSync(root, { recursive: true, force: true });
+    rmSync(auditDir, { recursive: true, force: true });
     throw err;
   }
 }

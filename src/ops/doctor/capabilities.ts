@@ -39,11 +39,12 @@ export function generatorNeeds(roleName: string): CapabilityNeed[] {
   ];
 }
 
-/** What the revoke-only token of pod identity mode must be allowed (lookup-self is proven by calling it). */
+/** What the revoke-only token of pod identity mode must be allowed (lookup-self is proven by calling it; lookup-accessor serves pods that set vault/policies). */
 export function revokeOnlyNeeds(): CapabilityNeed[] {
   return [
     { path: "auth/token/revoke-accessor", purpose: "revoke pod tokens at unmount", anyOf: WRITE, sampled: false },
     { path: "auth/token/renew-self", purpose: "keep itself alive", anyOf: WRITE, sampled: false },
+    { path: "auth/token/lookup-accessor", purpose: "check a wrapped login against vault/policies", anyOf: WRITE, sampled: false },
   ];
 }
 

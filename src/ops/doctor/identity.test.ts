@@ -5,7 +5,7 @@ import { VaultNetworkError, VaultResponseError } from "../../vault/errors.ts";
 import { asRevokeOnly, checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
 
 const identity = loadConfig({ VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_AUTH_MOUNT: "jwt", VAULTTMPFS_LOGIN_ROLE: "apps" }).podIdentity!;
-const allowed = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-self": ["update"] };
+const allowed = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-self": ["update"], "auth/token/lookup-accessor": ["update"] };
 const denied = { "auth/token/create": ["deny"], "auth/token/create-orphan": ["deny"], "auth/token/create/default": ["deny"], "auth/jwt/role/default": ["deny"] };
 
 describe("judgeRevokeOnly", () => {
@@ -20,6 +20,10 @@ describe("judgeRevokeOnly", () => {
   test("a token that cannot revoke fails", () => {
     expect(judgeRevokeOnly(identity, { ok: true, value: { ...denied, "auth/token/renew-self": ["update"] } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/revoke-accessor") });
     expect(judgeRevokeOnly(identity, { ok: false, error: new Error("boom") }).status).toBe("fail");
+  });
+  test("a token that cannot look accessors up fails: wrapped pods that set vault/policies could not be checked", () => {
+    const { "auth/token/lookup-accessor": _, ...noLookup } = allowed;
+    expect(judgeRevokeOnly(identity, { ok: true, value: { ...denied, ...noLookup } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/lookup-accessor") });
   });
 });
 
