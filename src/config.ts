@@ -99,7 +99,13 @@ export interface DriverConfig {
    * The node's own Vault token, the one unmount, gc and renewal use: the
    * generator in token-role mode, the revoke-only token in pod identity mode.
    */
-  readonly nodeTokenPath: string;
+  readonly nodeToken: NodeTokenFile;
+}
+
+/** The node's token file, and which of the two it is (for messages that name the fix). */
+export interface NodeTokenFile {
+  readonly path: string;
+  readonly kind: "generator" | "revoke-only";
 }
 
 /** What a negative `VAULT_CLIENT_TIMEOUT` (Go: no deadline) means here: the kubelet has no timeout of its own. */
@@ -165,7 +171,7 @@ export function loadConfig(env: Env): DriverConfig {
     operatorToken: get(ENV.VAULT_TOKEN),
     mode,
     podIdentity,
-    nodeTokenPath: podIdentity?.revokeTokenPath ?? generatorTokenPath,
+    nodeToken: Object.freeze(podIdentity ? { path: podIdentity.revokeTokenPath, kind: "revoke-only" as const } : { path: generatorTokenPath, kind: "generator" as const }),
   });
 }
 

@@ -1,4 +1,4 @@
-import { loadConfig, type DriverConfig } from "../config.ts";
+import { loadConfig, type DriverConfig, type NodeTokenFile } from "../config.ts";
 import { services, type Context } from "../context.ts";
 import { DriverError, errorMessage } from "../errors.ts";
 import { formatSeconds } from "../env/goparse.ts";
@@ -10,7 +10,7 @@ import {
 } from "../ops/bootstrap/plan.ts";
 import { NO_CREDENTIALS, signIn, type Session } from "../ops/bootstrap/signin.ts";
 import { openTerminal, PromptInterrupted, type Prompter } from "../ops/bootstrap/terminal.ts";
-import { readGeneratorToken } from "../token/generator.ts";
+import { readNodeToken } from "../token/generator.ts";
 import type { SecretAuth, VaultApi } from "../vault/api.ts";
 import { isVaultStatus, VaultResponseError } from "../vault/errors.ts";
 import type { OperatorIo } from "../ops/flags.ts";
@@ -48,7 +48,7 @@ async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Conte
     ? [config.podIdentity?.revokeTokenPath ?? IDENTITY_DEFAULTS.revokeTokenPath, IDENTITY_ENV.REVOKE_TOKEN_PATH]
     : [config.generatorTokenPath, "VAULTTMPFS_GENERATOR_TOKEN_PATH"];
   const path = flags.path ?? (term ? parseTokenPath(await term.ask(flags.revokeOnly ? "Revoke-only token file" : "Generator token file", defaultPath), "token file") : defaultPath);
-  const previous = checkTarget(path, flags.force) === "replace" ? readPreviousToken(path) : undefined;
+  const previous = checkTarget(path, flags.force) === "replace" ? readPreviousToken({ path, kind: flags.revokeOnly ? "revoke-only" : "generator" }) : undefined;
   const policies = flags.policies ?? (term ? parsePolicies(await term.ask("Policy for the generator token", DEFAULT_POLICY), "policy") : [DEFAULT_POLICY]);
   const { api } = services(config, ctx);
   const session = await signIn(api, { operatorToken: config.operatorToken, ldapMount: flags.ldapMount, username: flags.username }, term);
@@ -145,9 +145,9 @@ async function revokeQuietly(api: VaultApi, token: string): Promise<void> {
   }
 }
 
-function readPreviousToken(path: string): string | undefined {
+function readPreviousToken(file: NodeTokenFile): string | undefined {
   try {
-    return readGeneratorToken(path);
+    return readNodeToken(file);
   } catch {
     return undefined;
   }

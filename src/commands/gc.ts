@@ -10,7 +10,7 @@ export async function gcCommand(args: readonly string[], ctx: Context, io: Opera
   const dryRun = args.includes("--dry-run");
   const config = loadConfig(ctx.env);
   const { api, journal } = services(config, ctx);
-  const report = await collectGarbage({ journal, api, tmpfs: ctx.tmpfs, generatorTokenPath: config.nodeTokenPath, dryRun, now: ctx.now, exists: existsSync });
+  const report = await collectGarbage({ journal, api, tmpfs: ctx.tmpfs, nodeToken: config.nodeToken, dryRun, now: ctx.now, exists: existsSync });
   const log = createOpLog(config.logFile);
   for (const item of report.items) {
     if (item.action === "kept" || item.action === "would-revoke") continue;

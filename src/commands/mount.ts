@@ -7,7 +7,7 @@ import { parseMountArgs, type MountRequest } from "../flex/options.ts";
 import { checkOwnDriver } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
 import type { JournalEntry } from "../state/journal.ts";
-import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
+import { readNodeToken, renewGeneratorIfDue } from "../token/generator.ts";
 import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
@@ -74,7 +74,7 @@ export async function mountCommand(args: readonly string[], ctx: Context): Promi
     if (ctx.tmpfs.mountsBelow(dir).length > 0) throw new MountError(`${dir} has mounts below it; refusing to mount over them`);
     // Our mount without a token (a volume made before staging existed, or by hand): start over.
     if (existing) await ctx.tmpfs.unmount(dir);
-    const generatorToken = readGeneratorToken(config.nodeTokenPath);
+    const generatorToken = readNodeToken(config.nodeToken);
     await revokeEarlierAttempt(svc, generatorToken, svc.journal.get(key));
     emptyDir(dir);
     await renewGenerator(svc, config, generatorToken, ctx);
@@ -102,7 +102,7 @@ async function renewGenerator(svc: Services, config: DriverConfig, token: string
     const outcome = await renewGeneratorIfDue({
       api: svc.api,
       token,
-      tokenPath: config.nodeTokenPath,
+      tokenPath: config.nodeToken.path,
       stateDir: config.stateDir,
       lockPath: svc.journal.lockPath("generator-renewal.lock"),
       now: ctx.now,

@@ -3,7 +3,7 @@ import { services, type Context } from "../context.ts";
 import { errorMessage } from "../errors.ts";
 import { formatSeconds, parseDurationSecond } from "../env/goparse.ts";
 import { createOpLog } from "../log/oplog.ts";
-import { readGeneratorToken, renewGeneratorIfDue } from "../token/generator.ts";
+import { readNodeToken, renewGeneratorIfDue } from "../token/generator.ts";
 import { flagValue, type OperatorIo } from "../ops/flags.ts";
 
 /**
@@ -18,8 +18,8 @@ export async function renewTokenCommand(args: readonly string[], ctx: Context, i
   const { api, journal } = services(config, ctx);
   const log = createOpLog(config.logFile);
   try {
-    const token = readGeneratorToken(config.nodeTokenPath);
-    const outcome = await renewGeneratorIfDue({ api, token, tokenPath: config.nodeTokenPath, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
+    const token = readNodeToken(config.nodeToken);
+    const outcome = await renewGeneratorIfDue({ api, token, tokenPath: config.nodeToken.path, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
     // A non-renewable token (root, or a fixed TTL) keeps whatever it has left.
     const ttl = outcome.kind === "renewed" ? outcome.ttlSeconds : (await api.lookupSelf(token)).ttl;
     const renewed = outcome.kind === "renewed";

@@ -3,7 +3,7 @@ import { services, type Context } from "../context.ts";
 import { InvalidRequestError, errorMessage } from "../errors.ts";
 import { checkOwnDriver, parsePodVolumePath } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
-import { readGeneratorToken } from "../token/generator.ts";
+import { readNodeToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import { removeStaging, stagingDir } from "../volume/staging.ts";
 import { teardownVolume } from "../volume/teardown.ts";
@@ -37,7 +37,7 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
     }
     Object.assign(ctx.trace, { namespace: entry.namespace, pod: entry.pod, role: entry.role, policies: entry.policies, accessor: entry.accessor });
     try {
-      await revokePodToken(api, readGeneratorToken(config.nodeTokenPath), entry);
+      await revokePodToken(api, readNodeToken(config.nodeToken), entry);
       ctx.trace.detail = `${did}; token revoked`;
       recordQuietly(ctx, () => journal.remove(entry));
     } catch (err) {

@@ -1,8 +1,9 @@
+import type { NodeTokenFile } from "../config.ts";
 import { errorMessage } from "../errors.ts";
 import { entryKeyProblem } from "../state/entry-check.ts";
 import { recoverCorruptEntries, recoverTempFiles, removeRenewalTemps, type Leftover } from "./leftovers.ts";
 import { parseKeyName, type Journal, type JournalEntry } from "../state/journal.ts";
-import { readGeneratorToken } from "../token/generator.ts";
+import { readNodeToken } from "../token/generator.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import type { VaultApi } from "../vault/api.ts";
 import { listStaging, removeStaging } from "../volume/staging.ts";
@@ -58,7 +59,7 @@ export async function collectGarbage(opts: {
   journal: Journal;
   api: VaultApi;
   tmpfs: Tmpfs;
-  generatorTokenPath: string;
+  nodeToken: NodeTokenFile;
   dryRun: boolean;
   now: () => number;
   exists: (p: string) => boolean;
@@ -87,7 +88,7 @@ export async function collectGarbage(opts: {
         continue;
       }
       try {
-        token ??= readGeneratorToken(opts.generatorTokenPath);
+        token ??= readNodeToken(opts.nodeToken);
         await revokePodToken(opts.api, token, entry);
         journal.remove(entry);
         items.push({ ...base, reason, action: "revoked" });
@@ -104,7 +105,7 @@ export async function collectGarbage(opts: {
     journal,
     dryRun: opts.dryRun,
     revoke: async (target: Parameters<typeof revokePodToken>[2]) => {
-      token ??= readGeneratorToken(opts.generatorTokenPath);
+      token ??= readNodeToken(opts.nodeToken);
       await revokePodToken(opts.api, token, target);
     },
     mayBeInUse: (key: { podUid: string; volumeName: string }, dir: string | undefined) => {

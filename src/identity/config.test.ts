@@ -10,7 +10,7 @@ describe("pod identity configuration", () => {
     const c = loadConfig({});
     expect(c.mode).toBe("token-role");
     expect(c.podIdentity).toBeNull();
-    expect(c.nodeTokenPath).toBe(c.generatorTokenPath);
+    expect(c.nodeToken).toEqual({ path: c.generatorTokenPath, kind: "generator" });
     expect(loadConfig({ VAULTTMPFS_MODE: "token-role" }).mode).toBe("token-role");
   });
 
@@ -18,7 +18,7 @@ describe("pod identity configuration", () => {
     const c = pi();
     expect(c.podIdentity).toEqual({ ...IDENTITY_DEFAULTS });
     expect(c.podIdentity).toMatchObject({ kubeconfig: "/etc/kubernetes/kubelet.conf", audience: "vault", tokenTtlSeconds: 600, authMount: "kubernetes", loginRole: "{namespace}" });
-    expect(c.nodeTokenPath).toBe("/etc/kubernetes/vaulttoken-revoke");
+    expect(c.nodeToken).toEqual({ path: "/etc/kubernetes/vaulttoken-revoke", kind: "revoke-only" });
     // A templated login role forbids vault/role unless VAULTTMPFS_ALLOWED_ROLES lists it.
     expect(c.allowedRoles).toBeNull();
     expect(pi({ VAULTTMPFS_LOGIN_ROLE: "apps" }).allowedRoles).toEqual(["*"]);
@@ -34,7 +34,7 @@ describe("pod identity configuration", () => {
       VAULTTMPFS_REVOKE_TOKEN_PATH: "/etc/vt/revoke",
     });
     expect(c.podIdentity).toEqual({ kubeconfig: "/var/lib/rancher/k3s/agent/kubelet.kubeconfig", audience: "https://vault.example", tokenTtlSeconds: 3600, authMount: "k8s/prod", loginRole: "k8s_{namespace}_{serviceaccount}", revokeTokenPath: "/etc/vt/revoke" });
-    expect(c.nodeTokenPath).toBe("/etc/vt/revoke");
+    expect(c.nodeToken.path).toBe("/etc/vt/revoke");
   });
 
   test.each([

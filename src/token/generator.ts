@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
+import type { NodeTokenFile } from "../config.ts";
 import { DriverError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil/atomic.ts";
 import { acquireLock, type Lock } from "../state/lock.ts";
@@ -9,37 +10,40 @@ import { registerSecret } from "../log/scrub.ts";
 import { readFileNoFollow } from "../state/safe-dir.ts";
 
 /**
- * Reads the node's generator token. One trailing newline (and surrounding
+ * Reads the node's token (the generator, or the revoke-only token in pod
+ * identity mode). One trailing newline (and surrounding
  * space) is dropped; anything non-printable is refused, as Vault's Go client
  * does, because it would be sent as a header. A file others could read or
- * replace is refused (see generatorFileProblem); only doctor, which reports
+ * replace is refused (see nodeTokenFileProblem); only doctor, which reports
  * that in its own check, reads one anyway (`judgeFile: false`).
  */
-export function readGeneratorToken(path: string, opts: { judgeFile?: boolean } = {}): string {
+export function readNodeToken(file: NodeTokenFile, opts: { judgeFile?: boolean } = {}): string {
+  const { path } = file;
+  const { name, bootstrap } = describeNodeToken(file);
   let raw: string;
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
-    throw new DriverError(`cannot read the generator token ${path} (${code}); create it with "vaulttmpfs bootstrap"`);
+    throw new DriverError(`cannot read the ${name} ${path} (${code}); create it with "${bootstrap}"`);
   }
   try {
     // Judged on the open file, so the file checked is the file read.
-    const unsafe = opts.judgeFile === false ? undefined : generatorFileProblem(path, fstatSync(fd));
+    const unsafe = opts.judgeFile === false ? undefined : nodeTokenFileProblem(file, fstatSync(fd));
     if (unsafe) throw new DriverError(unsafe);
     raw = readFileSync(fd, "utf8");
   } catch (err) {
     if (err instanceof DriverError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
-    throw new DriverError(`cannot read the generator token ${path} (${code}); create it with "vaulttmpfs bootstrap"`);
+    throw new DriverError(`cannot read the ${name} ${path} (${code}); create it with "${bootstrap}"`);
   } finally {
     closeSync(fd);
   }
   const token = raw.trim();
   registerSecret(token);
-  if (token === "") throw new DriverError(`the generator token file ${path} is empty; run "vaulttmpfs bootstrap"`);
-  if (!/^[\x21-\x7e]+$/.test(token)) throw new DriverError(`the generator token in ${path} contains non-printable characters`);
+  if (token === "") throw new DriverError(`the ${name} file ${path} is empty; run "${bootstrap}"`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new DriverError(`the ${name} in ${path} contains non-printable characters`);
   return token;
 }
 
@@ -50,13 +54,20 @@ export function readGeneratorToken(path: string, opts: { judgeFile?: boolean } =
  * file owned by root (the effective uid), no group write, nothing for others.
  * Group read stays allowed (a root group shared with the agent's pod, say).
  */
-export function generatorFileProblem(path: string, st: Pick<Stats, "uid" | "mode" | "isFile">): string | undefined {
+export function nodeTokenFileProblem(file: NodeTokenFile, st: Pick<Stats, "uid" | "mode" | "isFile">): string | undefined {
+  const { path } = file;
+  const { name, bootstrap } = describeNodeToken(file);
   const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
   const euid = process.geteuid?.() ?? 0;
-  if (!st.isFile()) return `the generator token ${path} is not a regular file; replace it: vaulttmpfs bootstrap --force --path ${path}`;
-  if (st.uid !== euid) return `the generator token ${path} belongs to uid ${st.uid}, not root; refusing to use it: that user can swap the token (chown root:root ${path}, then consider it leaked: vaulttmpfs bootstrap --force)`;
-  if (st.mode & 0o027) return `the generator token ${path} is mode ${mode}, open to ${st.mode & 0o007 ? "every user on the node" : "its group for writing"}; refusing to use it (chmod 0600 ${path}, then consider it leaked: vaulttmpfs bootstrap --force)`;
+  if (!st.isFile()) return `the ${name} ${path} is not a regular file; replace it: ${bootstrap} --force --path ${path}`;
+  if (st.uid !== euid) return `the ${name} ${path} belongs to uid ${st.uid}, not root; refusing to use it: that user can swap the token (chown root:root ${path}, then consider it leaked: ${bootstrap} --force)`;
+  if (st.mode & 0o027) return `the ${name} ${path} is mode ${mode}, open to ${st.mode & 0o007 ? "every user on the node" : "its group for writing"}; refusing to use it (chmod 0600 ${path}, then consider it leaked: ${bootstrap} --force)`;
   return undefined;
+}
+
+/** How messages name a node token file and the command that makes it. */
+export function describeNodeToken(file: NodeTokenFile): { name: string; bootstrap: string } {
+  return file.kind === "generator" ? { name: "generator token", bootstrap: "vaulttmpfs bootstrap" } : { name: "revoke-only token", bootstrap: "vaulttmpfs bootstrap --revoke-only" };
 }
 
 export const RENEWAL_STATE_FILE = "generator-renewal.json";

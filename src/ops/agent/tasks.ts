@@ -4,7 +4,7 @@ import type { DriverConfig } from "../../config.ts";
 import type { Services } from "../../context.ts";
 import { formatSeconds } from "../../env/goparse.ts";
 import { errorMessage } from "../../errors.ts";
-import { readGeneratorToken, renewGeneratorIfDue } from "../../token/generator.ts";
+import { readNodeToken, renewGeneratorIfDue } from "../../token/generator.ts";
 import type { Tmpfs } from "../../volume/tmpfs.ts";
 import type { AgentLog } from "./log.ts";
 
@@ -22,11 +22,11 @@ export interface TaskDeps {
  * Re-reads the token file every time: `bootstrap --force` may replace it.
  */
 export async function renewTick(d: TaskDeps): Promise<void> {
-  const token = readGeneratorToken(d.config.nodeTokenPath);
+  const token = readNodeToken(d.config.nodeToken);
   const outcome = await renewGeneratorIfDue({
     api: d.svc.api,
     token,
-    tokenPath: d.config.nodeTokenPath,
+    tokenPath: d.config.nodeToken.path,
     stateDir: d.config.stateDir,
     lockPath: d.svc.journal.lockPath("generator-renewal.lock"),
     now: d.now,
@@ -48,7 +48,7 @@ export function renewFailed(d: Pick<TaskDeps, "log">, err: unknown): void {
 export function gcTicker(d: TaskDeps): () => Promise<void> {
   const reported = new Set<string>();
   return async () => {
-    const report = await collectGarbage({ journal: d.svc.journal, api: d.svc.api, tmpfs: d.tmpfs, generatorTokenPath: d.config.nodeTokenPath, dryRun: false, now: d.now, exists: existsSync });
+    const report = await collectGarbage({ journal: d.svc.journal, api: d.svc.api, tmpfs: d.tmpfs, nodeToken: d.config.nodeToken, dryRun: false, now: d.now, exists: existsSync });
     for (const item of report.items) logGcItem(d.log, item);
     for (const l of report.leftovers) {
       if (l.action === "revoked") d.log.line(`gc: revoked the token named by ${l.kind} ${l.file} and removed the file`, { op: "gc", result: "success", podUid: l.key.podUid, detail: `${l.kind} ${l.file}: revoked` });

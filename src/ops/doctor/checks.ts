@@ -57,7 +57,7 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
     return fail("config", errorMessage(result.error), `correct ${variable} in the environment the kubelet gives the driver`);
   }
   const c = result.value;
-  return ok("config", `${c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address}, role ${c.roleName}, node ${c.nodeName}, token file ${c.generatorTokenPath}`);
+  return ok("config", `${c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address}, role ${c.roleName}, node ${c.nodeName}, token file ${c.nodeToken.path}`);
 }
 
 /** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */

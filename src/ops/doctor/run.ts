@@ -4,10 +4,10 @@
  * each broken thing shows up as exactly one failure.
  */
 import { existsSync, statSync } from "node:fs";
-import { loadConfig, type DriverConfig } from "../../config.ts";
+import { loadConfig, type DriverConfig, type NodeTokenFile } from "../../config.ts";
 import { services, type Context } from "../../context.ts";
 import { errorMessage } from "../../errors.ts";
-import { readGeneratorToken } from "../../token/generator.ts";
+import { readNodeToken } from "../../token/generator.ts";
 import type { VaultApi } from "../../vault/api.ts";
 import type { PodIdentityConfig } from "../../identity/config.ts";
 import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
@@ -60,11 +60,11 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
   const { api } = services(config, ctx);
   const probe = await probeHealth(api, ctx.now);
   const vault = checkVault(config.vault, probe);
-  const tokenFile = checkTokenFile(config.nodeTokenPath, fileFacts(config.nodeTokenPath));
+  const tokenFile = checkTokenFile(config.nodeToken.path, fileFacts(config.nodeToken.path));
   const head = [checkTls(config.vault, probe), vault, tokenFile];
   if (!usable(vault)) return [...head, ...(["token", "capabilities", "role"] as const).map((n) => skip(n, "not checked: Vault is not usable (see tls and vault)"))];
 
-  const token = await tokenCheck(api, config.nodeTokenPath, tokenFile);
+  const token = await tokenCheck(api, config.nodeToken, tokenFile);
   const generator = usable(token.result) ? token.value : undefined;
   if (config.podIdentity) {
     const { asRevokeOnly } = await import("./identity.ts");
@@ -85,10 +85,10 @@ async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: 
 }
 
 /** Reads the token file (even a too-open one: its token is still worth checking) and asks Vault about it. */
-async function tokenCheck(api: VaultApi, path: string, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string }> {
+async function tokenCheck(api: VaultApi, file: NodeTokenFile, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string }> {
   let token: string;
   try {
-    token = readGeneratorToken(path, { judgeFile: false }); // the token-file check judges the file
+    token = readNodeToken(file, { judgeFile: false }); // the token-file check judges the file
   } catch (err) {
     return { result: usable(tokenFile) ? fail("token", errorMessage(err), "rewrite it: vaulttmpfs bootstrap --force") : skip("token", "not checked: no readable token file (see token-file)") };
   }
