@@ -7,7 +7,7 @@
  * formats. Every difference found is in tests/real/DIFFERENCES.md.
  */
 import { expect, test } from "bun:test";
-import { startBao, type BaoServer } from "../support/bao.ts";
+import { startBao, vaultRequest, type BaoServer } from "../support/bao.ts";
 import { startSlapd, type Slapd } from "../support/slapd.ts";
 import { testPki } from "../support/world.ts";
 import { VaultEmulator, type VaultVersion } from "../emulator/index.ts";
@@ -139,22 +139,7 @@ function baoTarget(bao: BaoServer, slapd: Slapd): Target {
   };
 }
 
-async function call(base: string, ca: string, method: string, path: string, o: Parameters<Api>[2] = {}) {
-  const res = await fetch(`${base}/v1/${path}`, {
-    method,
-    headers: { ...(o?.token ? { "X-Vault-Token": o.token } : {}), ...o?.headers },
-    ...(o?.body === undefined ? {} : { body: JSON.stringify(o.body) }),
-    tls: { ca },
-  } as RequestInit);
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
-}
+const call = (base: string, ca: string, method: string, path: string, o: Parameters<Api>[2] = {}) => vaultRequest(base, ca, method, path, o);
 
 async function emulatorProbe(version: VaultVersion) {
   const pki = await testPki();

@@ -135,6 +135,41 @@ export function trackChild(child: { kill(signal?: number | NodeJS.Signals): void
   }
 }
 
+/** One Vault API call as the tests make it (the token and namespace in headers, TLS trusting `ca`); `json` is null when the body is not JSON. */
+export async function vaultRequest(base: string, ca: string, method: string, path: string, o: { token?: string | undefined; namespace?: string | undefined; body?: unknown; headers?: Record<string, string> | undefined } = {}): Promise<{ status: number; json: any; text: string }> {
+  const res = await fetch(`${base}/v1/${path.replace(/^\/+/, "")}`, {
+    method,
+    headers: {
+      ...(o.token ? { "X-Vault-Token": o.token } : {}),
+      ...(o.namespace ? { "X-Vault-Namespace": o.namespace } : {}),
+      ...o.headers,
+    },
+    ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
+    tls: { ca },
+  } as RequestInit);
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, text };
+}
+
+/** Stops a server of the tests' own: SIGTERM, SIGKILL after 5 s; then removes its dir. Only this child is signalled. */
+export async function stopChild(proc: { kill(signal?: number | NodeJS.Signals): void; exited: Promise<unknown>; exitCode: number | null; signalCode: unknown }, dir: string): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    proc.kill("SIGTERM");
+    const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+    if (!done) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export async function startBao(opts: StartBaoOptions = {}): Promise<BaoServer> {
   const binary = requireBinary("bao");
   const pki = opts.pki ?? (await makeTestPki(PKI_DIR));
@@ -187,37 +222,11 @@ ${opts.extraConfig ?? ""}
   void proc.exited.then(() => (exited = true));
 
   const api: BaoServer["api"] = async (method, path, o = {}) => {
-    const res = await fetch(`${addr}/v1/${path.replace(/^\/+/, "")}`, {
-      method,
-      headers: {
-        ...(o.token ? { "X-Vault-Token": o.token } : {}),
-        ...(o.namespace ? { "X-Vault-Namespace": o.namespace } : {}),
-        ...o.headers,
-      },
-      ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
-      tls: { ca: pki.ca },
-    } as RequestInit);
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = { raw: text };
-    }
-    return { status: res.status, json };
+    const r = await vaultRequest(addr, pki.ca, method, path, o);
+    return { status: r.status, json: r.json ?? (r.text ? { raw: r.text } : null) };
   };
 
-  const stop = async () => {
-    if (!exited) {
-      proc.kill("SIGTERM");
-      const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
-      if (!done) {
-        proc.kill("SIGKILL");
-        await proc.exited;
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopChild(proc, dir);
 
   try {
     const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);

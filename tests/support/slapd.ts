@@ -10,7 +10,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, requireBinary, trackChild } from "./bao.ts";
+import { freePort, requireBinary, stopChild, trackChild } from "./bao.ts";
 
 export const LDAP_SUFFIX = "dc=vaulttmpfs,dc=test";
 export const LDAP_ADMIN_DN = `cn=admin,${LDAP_SUFFIX}`;
@@ -102,17 +102,7 @@ access to * by * read
   let exited = false;
   void proc.exited.then(() => (exited = true));
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-  const stop = async () => {
-    if (!exited) {
-      proc.kill("SIGTERM");
-      const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
-      if (!done) {
-        proc.kill("SIGKILL");
-        await proc.exited;
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopChild(proc, dir);
   // Ready when the port accepts a connection.
   const deadline = Date.now() + 15_000;
   for (;;) {
