@@ -153,3 +153,48 @@ describe("TokenRequest with the kubelet's identity", () => {
     expect(err.message).toContain("no relationship found between node ''");
   });
 });
+
+describe("a broken or hostile server at the kubeconfig's address", () => {
+  const JWT_LIKE = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJub2RlIn0.c2lnbmF0dXJl";
+  let server: ReturnType<typeof Bun.serve>;
+  let hostile: KubeTarget;
+  beforeAll(async () => {
+    const pki = await testPki();
+    server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: pki.serverCert, key: pki.serverKey },
+      fetch(req) {
+        if (new URL(req.url).pathname.endsWith("/token") && req.headers.get("x-test") !== "echo") {
+          // An endless chunked body: without a ceiling the driver would grow by the link's bandwidth.
+          const chunk = new Uint8Array(64 * 1024).fill(0x61);
+          return new Response(new ReadableStream({ pull: (c) => c.enqueue(chunk) }), { headers: { "content-type": "application/json" } });
+        }
+        // A proxy's error page that echoes the request's credentials.
+        return new Response(`<html>502 Bad Gateway; request headers: Authorization: Bearer ${JWT_LIKE}</html>`, { status: 502, headers: { "content-type": "text/html" } });
+      },
+    });
+    // The node's own kubeconfig (CA, client pair), pointed at this server instead.
+    hostile = { ...target, server: `https://127.0.0.1:${server.port}` };
+  });
+  afterAll(() => server?.stop(true));
+
+  test("an endless body is cut at the ceiling: a clear failure in well under the deadline, memory bounded", async () => {
+    const rss = process.memoryUsage().rss;
+    const started = performance.now();
+    const err = await requestPodToken(hostile, { pod, audience: "vault", expirationSeconds: 600 }).catch((e) => e);
+    expect(err).toBeInstanceOf(KubeNetworkError);
+    expect(err.message).toContain("exceeds 262144 bytes, which no API server answer does");
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  test("an error page that is not a metav1.Status is described, never quoted: what it echoed stays out of the pod's events", async () => {
+    const err = await readOwnNode(hostile, "node-1").catch((e) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect(err.status).toBe(502);
+    expect(err.message).toContain("not an answer from the API server (text/html,");
+    expect(err.message).not.toContain(JWT_LIKE);
+    expect(err.message).not.toContain("Bearer");
+  });
+});

@@ -6,6 +6,7 @@
  * messages carry the API server's own `metav1.Status` text, which holds no token.
  */
 import { DriverError } from "../errors.ts";
+import { describeBody, readBodyCapped, ResponseTooLargeError } from "../http/body.ts";
 import { registerSecret } from "../log/scrub.ts";
 import type { PodIdentity } from "../flex/options.ts";
 import { readKubeTls, type KubeTarget } from "./kubeconfig.ts";
@@ -45,6 +46,8 @@ export interface KubeDeps {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** A TokenRequest or Node answer is a few KiB; a body past this is not one. */
+export const MAX_KUBE_RESPONSE_BYTES = 256 * 1024;
 /**
  * The Node authorizer's graph and NodeRestriction's pod cache follow the pod
  * informer: a pod the kubelet just got can be unknown to them for a moment.
@@ -87,7 +90,14 @@ async function kubeCall(target: KubeTarget, method: "GET" | "POST", path: string
     const code = (err as { code?: string }).code ?? (err as Error).name ?? "error";
     throw new KubeNetworkError(`Kubernetes API ${what}: cannot reach ${target.server} (${signal.aborted ? "timed out" : code}); check the server and CA in ${target.kubeconfig}`);
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await readBodyCapped(response, MAX_KUBE_RESPONSE_BYTES);
+  } catch (err) {
+    if (err instanceof ResponseTooLargeError) throw new KubeNetworkError(`Kubernetes API ${what}: the answer of ${target.server} exceeds ${err.limit} bytes, which no API server answer does; check the server in ${target.kubeconfig}`);
+    const code = (err as { code?: string }).code ?? (err as Error).name ?? "error";
+    throw new KubeNetworkError(`Kubernetes API ${what}: the answer of ${target.server} was cut off (${signal.aborted ? "timed out" : code})`);
+  }
   let json: unknown;
   try {
     json = text.trim() === "" ? null : JSON.parse(text);
@@ -95,9 +105,12 @@ async function kubeCall(target: KubeTarget, method: "GET" | "POST", path: string
     json = null;
   }
   if (response.status < 200 || response.status > 299) {
-    const status = (json ?? {}) as { message?: unknown; reason?: unknown };
-    const message = typeof status.message === "string" ? status.message : text.trim().slice(0, 200) || "(no message)";
-    throw new KubeApiError(response.status, typeof status.reason === "string" ? status.reason : "", message, what);
+    // Only a metav1.Status message is quoted: any other body (a proxy's page that may echo the
+    // request and its credentials) is described, never copied into a pod's events.
+    const status = (json ?? {}) as { kind?: unknown; message?: unknown; reason?: unknown };
+    const apiStatus = status.kind === "Status" && typeof status.message === "string";
+    const message = apiStatus ? (status.message as string) : `not an answer from the API server (${describeBody(response.headers.get("content-type"), text)}); check the server in ${target.kubeconfig} and any proxy in between`;
+    throw new KubeApiError(response.status, apiStatus && typeof status.reason === "string" ? status.reason : "", message, what);
   }
   return json;
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { createVaultClient, type ClientDeps } from "./client.ts";
 import { vaultApi } from "./api.ts";
 import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultResponseTooLargeError, VaultTimeoutError, VaultTlsError, flattenGoMultiError } from "./errors.ts";
-import { MAX_RESPONSE_BYTES } from "./body.ts";
+import { MAX_RESPONSE_BYTES } from "../http/body.ts";
 
 let pki: TestPki;
 let vault: VaultEmulator;

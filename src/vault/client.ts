@@ -1,6 +1,6 @@
 import type { VaultConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { readBodyCapped, ResponseTooLargeError } from "./body.ts";
+import { describeBody, readBodyCapped, ResponseTooLargeError } from "../http/body.ts";
 import { VaultInterruptedError, VaultNetworkError, VaultResponseError, VaultResponseTooLargeError, VaultTimeoutError, VaultTlsError } from "./errors.ts";
 import { parseRetryAfter, retryDelay, type Outcome } from "./retry.ts";
 import { loadTls, type FetchTls } from "./tls.ts";
@@ -148,12 +148,6 @@ function responseError(method: string, path: string, status: number, text: strin
   // Never the body itself: it is not Vault's, and a proxy that echoes the request would put the
   // generator token into a message tenants read as pod events. Only what kind of body it was.
   return new VaultResponseError(method, path, status, [`not an answer from Vault (${describeBody(contentType, text)}); check VAULT_ADDR and any proxy in between`], true, retryAfterMs);
-}
-
-/** "text/html, 1234 bytes": the content type, only if it looks like one, and the size. */
-function describeBody(contentType: string | null, text: string): string {
-  const type = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? "")?.[0];
-  return `${type ? `${type}, ` : ""}${Buffer.byteLength(text)} bytes`;
 }
 
 function errorCode(err: unknown): string {

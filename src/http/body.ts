@@ -1,7 +1,7 @@
 /**
- * Reading a Vault answer with a ceiling. A token-create answer is a few KiB
- * and the largest answer the driver reads (`sys/health`, a lookup) well under
- * 64 KiB; without a ceiling a broken or hostile server streaming an endless
+ * Reading a server's answer (Vault's, the API server's) with a ceiling. A
+ * token-create or TokenRequest answer is a few KiB and the largest answer the
+ * driver reads (`sys/health`, a lookup, a Node object) well under 64 KiB; without a ceiling a broken or hostile server streaming an endless
  * body grows the driver by its bandwidth until the deadline (GiBs in seconds).
  */
 
@@ -41,4 +41,15 @@ export async function readBodyCapped(response: Response, limit = MAX_RESPONSE_BY
     chunks.push(value);
   }
   return Buffer.concat(chunks, total).toString("utf8");
+}
+
+/**
+ * "text/html, 1234 bytes": the content type, only if it looks like one, and
+ * the size. What a message may say of a body that is not the server's own
+ * error: never the body itself, since a proxy that echoes the request would
+ * put a token into a message tenants read as pod events.
+ */
+export function describeBody(contentType: string | null, text: string): string {
+  const type = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? "")?.[0];
+  return `${type ? `${type}, ` : ""}${Buffer.byteLength(text)} bytes`;
 }
