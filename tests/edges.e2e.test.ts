@@ -6,7 +6,7 @@
  * src/flex/options.test.ts.)
  */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mountAt, runOperator } from "./support/kubelet.ts";
 import { podUid, useWorld } from "./support/world.ts";
@@ -60,5 +60,15 @@ describe("the log file", () => {
     await w.kubelet.call(["unmount", w.kubelet.volumeDir(podUid())], { ...w.env, VAULTTMPFS_LOG_FILE: open });
     expect(statSync(open).mode & 0o777).toBe(0o640);
     expect(readFileSync(open, "utf8")).toContain('"op":"unmount"');
+  });
+
+  test("a log file another user created first is not written: they would read every accessor and pod name", async () => {
+    const planted = join(w.root, `log-${podUid()}`);
+    writeFileSync(planted, "");
+    chmodSync(planted, 0o666);
+    chownSync(planted, 65534, 65534);
+    const u = await w.kubelet.call(["unmount", w.kubelet.volumeDir(podUid())], { ...w.env, VAULTTMPFS_LOG_FILE: planted });
+    expect(u.json.status).toBe("Success");
+    expect(readFileSync(planted, "utf8")).toBe("");
   });
 });

@@ -48,15 +48,17 @@ const LOG_MODE = 0o640;
 
 /**
  * One append, without following a symlink at `file` (root would write
- * wherever it points) and only into a regular file; a log file found with a
- * wider mode (0666, say) is narrowed to 0640 when it is ours.
+ * wherever it points), only into a regular file, and only into our own: a
+ * file another user created first (in a world-writable log dir, say) would
+ * hand them every accessor and pod name, so nothing is written there. A log
+ * file found with a wider mode (0666, say) is narrowed to 0640.
  */
 function appendLine(file: string, line: string): void {
   const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, LOG_MODE);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return;
-    if (st.mode & 0o137 && st.uid === (process.geteuid?.() ?? 0)) fchmodSync(fd, st.mode & LOG_MODE);
+    if (!st.isFile() || st.uid !== (process.geteuid?.() ?? 0)) return;
+    if (st.mode & 0o137) fchmodSync(fd, st.mode & LOG_MODE);
     const bytes = Buffer.from(line);
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
   } finally {
