@@ -20,6 +20,12 @@ test("token-shaped strings go even when never registered; short or ordinary word
   );
 });
 
+test("a signed JWT (a service-account token) goes even when never registered; a lone base64 word stays", () => {
+  const jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YTpiIn0.c2lnbmF0dXJlLWJ5dGVz";
+  expect(scrub(`proxy said: {"role":"a","jwt":"${jwt}"}`)).toBe('proxy said: {"role":"a","jwt":"[redacted]"}');
+  expect(scrub("eyJhbGciOiJSUzI1NiJ9 alone")).toBe("eyJhbGciOiJSUzI1NiJ9 alone");
+});
+
 test("the kubelet's JSON and the log line are scrubbed", () => {
   registerSecret("pod-token-value-123");
   expect(renderResult(failure("Vault said pod-token-value-123 is bad"))).toBe('{"status":"Failure","message":"Vault said [redacted] is bad"}\n');

@@ -1,11 +1,12 @@
 /**
- * The last line of defence against a secret in a message: every token this
- * process holds (the generator token, a pod token, a wrapping token) is
+ * The last line of defence against a secret in a message: every secret this
+ * process holds (the node's token, a pod token, a wrapping token, a pod's
+ * service-account JWT) is
  * registered here as soon as it is read or received, and every line that
  * leaves the process (the kubelet's JSON, which becomes pod events; the log;
  * an operator command's stderr) goes through `scrub`. Anything shaped like a
- * Vault token is removed too, so one this process never registered (echoed by
- * a proxy, say) does not get through either.
+ * Vault token or a signed JWT is removed too, so one this process never
+ * registered (echoed by a proxy, say) does not get through either.
  */
 
 const held = new Set<string>();
@@ -14,7 +15,8 @@ const held = new Set<string>();
 const MIN_SECRET_LENGTH = 8;
 
 /** Vault's token formats: `hvs.`/`hvb.`/`hvr.` (1.10+) and the older `s.`/`b.`/`r.` with 24 characters. */
-const TOKEN_SHAPE = /\b(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sbr]\.[A-Za-z0-9]{24})\b/g;
+/** …and a JWS in compact form (a service-account token): base64url JSON header and payload, then a signature. */
+const TOKEN_SHAPE = /\b(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sbr]\.[A-Za-z0-9]{24}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)\b/g;
 
 export const REDACTED = "[redacted]";
 

@@ -3,6 +3,7 @@ import type { Secret, SecretAuth, VaultApi } from "../vault/api.ts";
 import { VaultResponseError } from "../vault/errors.ts";
 import { grantedPolicies, loginPodToken, missingPolicies, PolicyMismatchError } from "./login.ts";
 import { UnexpectedResponseError } from "./mint.ts";
+import { scrub } from "../log/scrub.ts";
 
 const JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
 
@@ -45,6 +46,8 @@ describe("loginPodToken: exactly one login", () => {
     expect(t).toMatchObject({ fileToken: "s.client1", accessor: "acc1", wrappingAccessor: undefined, ttlSeconds: 3600 });
     await t.checkAfterJournal!("s.node");
     expect(v.calls.map((c) => c.op)).toEqual(["login jwt"]);
+    // Held from the moment it is received, so no message or log line can carry it.
+    expect(scrub("token s.client1 here")).toBe("token [redacted] here");
   });
 
   test("vault/policies with wrapping: one wrapped login; the check looks the accessor up with the node's token, never unwrapping", async () => {
