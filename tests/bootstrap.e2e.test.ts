@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { PolicyRule } from "./emulator/index.ts";
 import { BINARY } from "./support/kubelet.ts";
 import { startWorld, type World } from "./support/world.ts";
+import { bootstrapOnTerminal } from "./support/terminal.ts";
 
 const PASSWORD = "c0rrect-h0rse-battery";
 const POLICY_FILE = join(import.meta.dir, "..", "policies", "bootstrap_policy.hcl");
@@ -162,36 +163,8 @@ describe("scripted: VAULT_TOKEN and flags", () => {
   });
 });
 
-/**
- * Runs the binary on a pseudo-terminal as its controlling terminal, with
- * stdout and stderr redirected to files so they can be told apart from what
- * the person sees (prompts and echo).
- */
-function onTerminal(args: string[], opts: { stdin: "terminal" | "null"; env?: Record<string, string> }) {
-  const [out, err] = [join(dir, "stdout"), join(dir, "stderr")];
-  const redirect = `exec "$@" >"${out}" 2>"${err}"${opts.stdin === "null" ? " </dev/null" : ""}`;
-  let screen = "";
-  const decoder = new TextDecoder();
-  const child = Bun.spawn(["sh", "-c", redirect, "sh", BINARY, "bootstrap", ...args], {
-    env: { ...w.env, ...opts.env },
-    terminal: { data: (_t, bytes) => void (screen += decoder.decode(bytes, { stream: true })) },
-  });
-  return {
-    argv: [BINARY, "bootstrap", ...args],
-    /** Waits until the screen shows `text` (a prompt), then types `answer`. */
-    async answer(text: string, answer: string) {
-      for (const started = Date.now(); !screen.includes(text); await Bun.sleep(10)) {
-        if (Date.now() - started > 5000) throw new Error(`no ${JSON.stringify(text)} on the terminal; it shows ${JSON.stringify(screen)}`);
-      }
-      child.terminal!.write(answer);
-    },
-    async done() {
-      const exitCode = await child.exited;
-      child.terminal!.close();
-      return { exitCode, screen, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
-    },
-  };
-}
+const onTerminal = (args: string[], opts: { stdin: "terminal" | "null"; env?: Record<string, string> }) =>
+  bootstrapOnTerminal({ dir, args, env: { ...w.env, ...opts.env }, stdin: opts.stdin, promptTimeoutMs: 5000 });
 
 describe("interactive: LDAP on a terminal", () => {
   test("asks policy, username and password; the password is not echoed, not in argv, not in the output", async () => {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { BINARY } from "../support/kubelet.ts";
 import { realServersWanted } from "../support/bao.ts";
 import { startSlapd, type Slapd } from "../support/slapd.ts";
+import { bootstrapOnTerminal } from "../support/terminal.ts";
 import { REPO, nodePaths, readmeInlineVaultCommands, readmeShellBlocks, runOperatorShell, writeVaultTokenHelperFile } from "./readme.ts";
 import { describeReal, useRealWorld } from "./world.ts";
 
@@ -166,28 +167,8 @@ describeReal("6. bootstrap against OpenBao and OpenLDAP", () => {
   });
 });
 
-/** Runs bootstrap on a pseudo-terminal (its controlling terminal), stdout/stderr to files (as tests/bootstrap.e2e.test.ts does). */
+/** bootstrap on a pseudo-terminal, without the node's VAULT_TOKEN (the LDAP path). */
 function onTerminal(dir: string, args: string[], env: Record<string, string>) {
-  const [out, err] = [join(dir, "stdout"), join(dir, "stderr")];
-  let screen = "";
-  const decoder = new TextDecoder();
   const { VAULT_TOKEN: _, ...nodeEnv } = w.env;
-  const child = Bun.spawn(["sh", "-c", `exec "$@" >"${out}" 2>"${err}"`, "sh", BINARY, "bootstrap", ...args], {
-    env: { ...nodeEnv, ...env },
-    terminal: { data: (_t, bytes) => void (screen += decoder.decode(bytes, { stream: true })) },
-  });
-  return {
-    argv: [BINARY, "bootstrap", ...args],
-    async answer(text: string, answer: string) {
-      for (const started = Date.now(); !screen.includes(text); await Bun.sleep(10)) {
-        if (Date.now() - started > 10_000) throw new Error(`no ${JSON.stringify(text)} on the terminal; it shows ${JSON.stringify(screen)}`);
-      }
-      child.terminal!.write(answer);
-    },
-    async done() {
-      const exitCode = await child.exited;
-      child.terminal!.close();
-      return { exitCode, screen, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
-    },
-  };
+  return bootstrapOnTerminal({ dir, args, env: { ...nodeEnv, ...env } });
 }
