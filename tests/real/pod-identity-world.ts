@@ -7,14 +7,13 @@
  * through strace, so the tests can read the argv and environment of every
  * child the driver starts.
  */
-import { afterAll, beforeAll } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BINARY, Kubelet, requirePrivateMountNamespace, type DriverCall, type PodSpec } from "../support/kubelet.ts";
+import { BINARY, Kubelet, type DriverCall, type PodSpec } from "../support/kubelet.ts";
 import { startBao, findBinary, type BaoServer } from "../support/bao.ts";
 import { startKubeApiServer, type KubeApiServer, type NodeCredentials } from "../support/kube-apiserver.ts";
-import { testPki, unmountAllBelow } from "../support/world.ts";
+import { testPki, unmountAllBelow, usePerFile } from "../support/world.ts";
 
 export type AuthMethod = "jwt" | "kubernetes";
 
@@ -205,17 +204,5 @@ export async function startIdentityWorld(method: AuthMethod): Promise<IdentityWo
 
 /** One world per test file, inside the private mount namespace. */
 export function useIdentityWorld(method: AuthMethod): IdentityWorld {
-  let current: IdentityWorld | undefined;
-  beforeAll(async () => {
-    requirePrivateMountNamespace();
-    current = await startIdentityWorld(method);
-  }, 60_000);
-  afterAll(() => current?.stop());
-  return new Proxy({} as IdentityWorld, {
-    get(_t, key) {
-      if (!current) throw new Error("the identity world is not started yet");
-      const value = Reflect.get(current, key);
-      return typeof value === "function" ? value.bind(current) : value;
-    },
-  });
+  return usePerFile("the identity world", () => startIdentityWorld(method), 60_000);
 }

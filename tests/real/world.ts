@@ -5,14 +5,14 @@
  * test can make the server unreachable or hold a call), a periodic orphan
  * generator token, a fake kubelet root, state dir and log, all in temp dirs.
  */
-import { afterAll, beforeAll, describe } from "bun:test";
+import { describe } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { realServersWanted, startBao, type BaoServer, type StartBaoOptions } from "../support/bao.ts";
-import { BINARY, Kubelet, requirePrivateMountNamespace } from "../support/kubelet.ts";
+import { BINARY, Kubelet } from "../support/kubelet.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
-import { unmountAllBelow } from "../support/world.ts";
+import { unmountAllBelow, usePerFile } from "../support/world.ts";
 import { readmeShellBlocks, runOperatorShell } from "./readme.ts";
 
 export const ROLE = "applications";
@@ -122,20 +122,8 @@ export async function startRealWorld(opts: RealWorldOptions = {}): Promise<RealW
 
 /** One real world per test file, like useWorld(). */
 export function useRealWorld(opts: RealWorldOptions = {}): RealWorld {
-  let current: RealWorld | undefined;
-  beforeAll(async () => {
-    if (!realServersWanted()) return; // the file's describeReal blocks are skipped too
-    requirePrivateMountNamespace();
-    current = await startRealWorld(opts);
-  }, 60_000);
-  afterAll(() => current?.stop());
-  return new Proxy({} as RealWorld, {
-    get(_t, key) {
-      if (!current) throw new Error("the real world is not started yet (use it inside a test or hook)");
-      const value = Reflect.get(current, key);
-      return typeof value === "function" ? value.bind(current) : value;
-    },
-  });
+  // Without the real servers the file's describeReal blocks are skipped too: start nothing.
+  return usePerFile("the real world", async () => (realServersWanted() ? startRealWorld(opts) : undefined), 60_000);
 }
 
 export const podUid = () => crypto.randomUUID();

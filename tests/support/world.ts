@@ -94,15 +94,25 @@ export async function startWorld(opts: { emulator?: Partial<EmulatorOptions>; en
  * the live world, so tests can hold it at module level.
  */
 export function useWorld(opts: Parameters<typeof startWorld>[0] = {}): World {
-  let current: World | undefined;
+  return usePerFile("the test world", () => startWorld(opts), 30_000);
+}
+
+/**
+ * One `start()` per test file, in its beforeAll (inside the private mount
+ * namespace), stopped in its afterAll; the returned proxy forwards to what
+ * started, so tests can hold it at module level. `start` may return
+ * undefined to start nothing (a suite whose blocks are skipped).
+ */
+export function usePerFile<T extends { stop(): unknown }>(name: string, start: () => Promise<T | undefined>, timeoutMs: number): T {
+  let current: T | undefined;
   beforeAll(async () => {
     requirePrivateMountNamespace();
-    current = await startWorld(opts);
-  }, 30_000);
+    current = await start();
+  }, timeoutMs);
   afterAll(() => current?.stop());
-  return new Proxy({} as World, {
+  return new Proxy({} as T, {
     get(_target, key) {
-      if (!current) throw new Error("the test world is not started yet (use it inside a test or hook)");
+      if (!current) throw new Error(`${name} is not started yet (use it inside a test or hook)`);
       const value = Reflect.get(current, key);
       return typeof value === "function" ? value.bind(current) : value;
     },
