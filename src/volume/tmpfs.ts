@@ -86,7 +86,7 @@ export function createTmpfs(run: Runner = spawnRunner, mountInfo: (mentioning?: 
       await exec([findBinary("mount"), "-t", "tmpfs", "-o", tmpfsOptions(spec), TMPFS_SOURCE, spec.dir], `mount tmpfs on ${spec.dir}`);
     },
 
-    /** Makes the mount read-only, keeping its other options; a bind of it later is read-only too. */
+    /** Makes the mount read-only, keeping its other options; the later `mount --move` keeps it read-only. */
     async remountReadOnly(dir: string): Promise<void> {
       await exec([findBinary("mount"), "-o", "remount,ro,bind", dir], `remount ${dir} read-only`);
     },
