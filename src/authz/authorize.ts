@@ -11,6 +11,11 @@ function placeholders(pod: PodIdentity): Placeholders {
   return { namespace: pod.namespace, serviceaccount: pod.serviceAccount };
 }
 
+/** True when `role` holds a `{namespace}` or `{serviceaccount}` placeholder: one role per tenant. */
+export function isRoleTemplate(role: string): boolean {
+  return role.search(TOKEN) >= 0;
+}
+
 /** Substitutes `{namespace}`/`{serviceaccount}` into a role name template. */
 export function expandTemplate(template: string, pod: PodIdentity): string {
   const values = placeholders(pod);

@@ -245,7 +245,14 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       w.vaultTokens.push(gen.json.auth.client_token, minter.json.auth.client_token);
       const bad = await w.run(["doctor", "--json"], { VAULTTMPFS_REVOKE_TOKEN_PATH: minting });
       expect(bad.exitCode).toBe(1);
-      expect(JSON.parse(bad.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("may write auth/token/create: it can mint tokens") });
+      expect(JSON.parse(bad.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies minter: doctor cannot prove it mints nothing") });
+      // The shipped generator policy mints on auth/token/create/applications, a path no fixed sample named: doctor refuses any policy it cannot prove.
+      await w.bao.api("PUT", "sys/policies/acl/generator", { token: w.bao.rootToken, body: { policy: readFileSync(join(import.meta.dir, "..", "..", "policies", "token_generator_policy.hcl"), "utf8") } });
+      const generator = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["vaulttmpfs_revoke_only", "generator"], period: "1h" } });
+      w.vaultTokens.push(generator.json.auth.client_token);
+      writeFileSync(minting, `${generator.json.auth.client_token}\n`, { mode: 0o600 });
+      const generatorDoctor = await w.run(["doctor", "--json"], { VAULTTMPFS_REVOKE_TOKEN_PATH: minting });
+      expect(JSON.parse(generatorDoctor.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies generator") });
       rmSync(minting); // the test's own file, not the driver's: keep it out of the leak check below
     });
 
@@ -254,9 +261,52 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       await w.bao.api("PUT", "sys/policies/acl/minter", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
       const r = await w.run(["bootstrap", "--revoke-only", "--policy", "vaulttmpfs_revoke_only,minter", "--path", path], { VAULT_TOKEN: w.bao.rootToken });
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toContain("may write auth/token/create");
+      expect(r.stderr).toContain("policy minter grants update on auth/token/create");
       expect(r.stderr).toContain("It was revoked and nothing was written");
       expect(existsSync(path)).toBe(false);
+    });
+
+    test("bootstrap --revoke-only proves the policy texts: the shipped generator policy, or a multi-tenant one, is refused by its text", async () => {
+      const path = join(w.root, "refused-token");
+      const generator = readFileSync(join(import.meta.dir, "..", "..", "policies", "token_generator_policy.hcl"), "utf8");
+      await w.bao.api("PUT", "sys/policies/acl/generator", { token: w.bao.rootToken, body: { policy: generator } });
+      await w.bao.api("PUT", "sys/policies/acl/tenants", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create/k8s-*" { capabilities = ["update"] }\npath "sys/policies/acl/*" { capabilities = ["create", "update"] }' } });
+      for (const [policy, says] of [["generator", "policy generator grants create,update on auth/token/create/applications"], ["tenants", "policy tenants grants update on auth/token/create/k8s-*"]] as const) {
+        const before = (await accessors(w)).length;
+        const r = await w.run(["bootstrap", "--revoke-only", "--policy", `vaulttmpfs_revoke_only,${policy}`, "--path", path], { VAULT_TOKEN: w.bao.rootToken });
+        expect([policy, r.exitCode]).toEqual([policy, 1]);
+        expect(r.stderr).toContain(says);
+        expect(r.stderr).toContain("It was revoked and nothing was written");
+        expect(existsSync(path)).toBe(false);
+        expect((await accessors(w)).length).toBe(before);
+      }
+    });
+
+    test("bootstrap --revoke-only with an operator who may not read the policy refuses and names the bootstrap policy's fix; the shipped bootstrap policy may", async () => {
+      const path = join(w.root, "proven-token");
+      const shipped = readFileSync(join(import.meta.dir, "..", "..", "policies", "bootstrap_policy.hcl"), "utf8");
+      const withoutRead = shipped.replace(/path "sys\/policies\/acl\/vaulttmpfs_revoke_only" \{[^}]*\}/, "");
+      expect(withoutRead).not.toBe(shipped);
+      await w.bao.api("PUT", "sys/policies/acl/bootstrap-old", { token: w.bao.rootToken, body: { policy: withoutRead } });
+      await w.bao.api("PUT", "sys/policies/acl/bootstrap-new", { token: w.bao.rootToken, body: { policy: shipped } });
+      const operator = async (policy: string) => {
+        const t = (await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: [policy], ttl: "10m" } })).json.auth.client_token as string;
+        w.vaultTokens.push(t);
+        return t;
+      };
+      const old = await w.run(["bootstrap", "--revoke-only", "--path", path], { VAULT_TOKEN: await operator("bootstrap-old") });
+      expect(old.exitCode).toBe(1);
+      expect(old.stderr).toContain("cannot read policy vaulttmpfs_revoke_only with VAULT_TOKEN");
+      expect(old.stderr).toContain("add read on sys/policies/acl/vaulttmpfs_revoke_only to policies/bootstrap_policy.hcl");
+      expect(old.stderr).toContain("The new token was revoked and nothing was written");
+      expect(existsSync(path)).toBe(false);
+      const ok = await w.run(["bootstrap", "--revoke-only", "--path", path], { VAULT_TOKEN: await operator("bootstrap-new") });
+      expect([ok.exitCode, ok.stderr]).toEqual([0, expect.any(String)]);
+      expect(ok.stdout).toContain("revoke-only token for node node-1 written");
+      const written = readFileSync(path, "utf8").trim();
+      w.vaultTokens.push(written);
+      await w.bao.api("POST", "auth/token/revoke", { token: w.bao.rootToken, body: { token: written } });
+      rmSync(path);
     });
 
     test("in process, for coverage: mount, doctor and unmount through main(), as the binary runs them", async () => {

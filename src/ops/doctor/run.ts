@@ -8,9 +8,10 @@ import { loadConfig, type DriverConfig, type NodeTokenFile } from "../../config.
 import { services, type Context } from "../../context.ts";
 import { errorMessage } from "../../errors.ts";
 import { readNodeToken } from "../../token/generator.ts";
-import type { VaultApi } from "../../vault/api.ts";
+import type { LookupSelfData, VaultApi } from "../../vault/api.ts";
 import type { PodIdentityConfig } from "../../identity/config.ts";
-import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
+import { generatorNeeds } from "./capabilities.ts";
+import { isRoleTemplate } from "../../authz/authorize.ts";
 import {
   attempt, checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
   type CheckResult, type FileFacts, type HealthProbe,
@@ -68,7 +69,7 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
   const generator = usable(token.result) ? token.value : undefined;
   if (config.podIdentity) {
     const { asRevokeOnly } = await import("./identity.ts");
-    return [checkTls(config.vault, probe), vault, asRevokeOnly(tokenFile), asRevokeOnly(token.result), ...(await podIdentityChecks(api, config, config.podIdentity, generator))];
+    return [checkTls(config.vault, probe), vault, asRevokeOnly(tokenFile), asRevokeOnly(token.result), ...(await podIdentityChecks(api, config, config.podIdentity, generator !== undefined && token.self ? { token: generator, self: token.self } : undefined))];
   }
   const needs = generatorNeeds(config.roleName);
   const capabilities = generator
@@ -78,21 +79,22 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
 }
 
 /** capabilities of the revoke-only token, then kubeconfig, kube-api and auth-method instead of the token role. */
-async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: PodIdentityConfig, token: string | undefined): Promise<CheckResult[]> {
+async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: PodIdentityConfig, token: { token: string; self: LookupSelfData } | undefined): Promise<CheckResult[]> {
   const { checkAuthMethod, checkKube, checkRevokeOnlyToken } = await import("./identity.ts");
-  const capabilities = token ? await checkRevokeOnlyToken(api, identity, token) : skip("capabilities", "not checked: no usable revoke-only token (see token)");
+  const capabilities = token ? await checkRevokeOnlyToken(api, identity, config.roleName, token.token, token.self) : skip("capabilities", "not checked: no usable revoke-only token (see token)");
   return [capabilities, ...(await checkKube(config, identity)), await checkAuthMethod(api, identity)];
 }
 
 /** Reads the token file (even a too-open one: its token is still worth checking) and asks Vault about it. */
-async function tokenCheck(api: VaultApi, file: NodeTokenFile, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string }> {
+async function tokenCheck(api: VaultApi, file: NodeTokenFile, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string; self?: LookupSelfData }> {
   let token: string;
   try {
     token = readNodeToken(file, { judgeFile: false }); // the token-file check judges the file
   } catch (err) {
     return { result: usable(tokenFile) ? fail("token", errorMessage(err), "rewrite it: vaulttmpfs bootstrap --force") : skip("token", "not checked: no readable token file (see token-file)") };
   }
-  return { result: checkToken(await attempt(() => api.lookupSelf(token))), value: token };
+  const lookup = await attempt(() => api.lookupSelf(token));
+  return { result: checkToken(lookup), value: token, ...(lookup.ok ? { self: lookup.value } : {}) };
 }
 
 /** Reads the role with VAULT_TOKEN when set (an operator's broader rights), else with the generator token. */
