@@ -256,6 +256,26 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       rmSync(minting); // the test's own file, not the driver's: keep it out of the leak check below
     });
 
+    test("doctor with Vault down still checks the kubeconfig and the API server, names the revoke-only token, and has no role check", async () => {
+      const down = await w.run(["doctor", "--json"], { VAULT_ADDR: `https://127.0.0.1:${freePort()}`, VAULT_MAX_RETRIES: "0" });
+      expect(down.exitCode).toBe(1);
+      const checks = JSON.parse(down.stdout).checks as Array<{ name: string; status: string; detail: string }>;
+      const byName = Object.fromEntries(checks.map((c) => [c.name, c])) as Record<string, { status: string; detail: string }>;
+      expect(byName.config!.detail).toContain(`mode pod-identity, login role {namespace} at auth/${method}, node node-1, revoke-only token ${w.revokeTokenPath}`);
+      expect(byName.vault!.status).toBe("fail");
+      expect(byName.kubeconfig!.status).toBe("ok");
+      expect(byName["kube-api"]).toMatchObject({ status: "ok", detail: expect.stringContaining("as node node-1") });
+      expect(byName["auth-method"]!.status).toBe("skip");
+      expect(byName.token!.status).toBe("skip");
+      expect(byName.role).toBeUndefined();
+      expect(JSON.stringify(checks)).not.toContain("generator");
+      // A missing token file names the revoke-only token and its bootstrap.
+      const missing = await w.run(["doctor", "--json"], { VAULT_ADDR: `https://127.0.0.1:${freePort()}`, VAULT_MAX_RETRIES: "0", VAULTTMPFS_REVOKE_TOKEN_PATH: join(w.root, "no-such-token") });
+      const file = JSON.parse(missing.stdout).checks.find((c: { name: string }) => c.name === "token-file");
+      expect(file).toMatchObject({ status: "fail", fix: expect.stringContaining("vaulttmpfs bootstrap --revoke-only") });
+      expect(JSON.stringify(file)).not.toContain("generator");
+    });
+
     test("bootstrap --revoke-only refuses to write a token whose policy could mint", async () => {
       const path = join(w.root, "refused-token");
       await w.bao.api("PUT", "sys/policies/acl/minter", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });

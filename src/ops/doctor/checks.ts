@@ -57,7 +57,10 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
     return fail("config", errorMessage(result.error), `correct ${variable} in the environment the kubelet gives the driver`);
   }
   const c = result.value;
-  return ok("config", `${c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address}, role ${c.roleName}, node ${c.nodeName}, token file ${c.nodeToken.path}`);
+  const addr = c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address;
+  // In pod identity mode VAULTTMPFS_ROLE_NAME is not used: naming it would point at the wrong setting.
+  if (c.podIdentity) return ok("config", `${addr}, mode pod-identity, login role ${c.podIdentity.loginRole} at auth/${c.podIdentity.authMount}, node ${c.nodeName}, revoke-only token ${c.nodeToken.path}`);
+  return ok("config", `${addr}, role ${c.roleName}, node ${c.nodeName}, token file ${c.nodeToken.path}`);
 }
 
 /** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */
