@@ -6,7 +6,7 @@
 import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { parseDurationSecond } from "../env/goparse.ts";
-import { isRoleName } from "../vault/names.ts";
+import { checkRoleTemplate } from "../authz/authorize.ts";
 
 export const MODE_ENV = "VAULTTMPFS_MODE";
 
@@ -102,9 +102,7 @@ export function loadPodIdentityConfig(get: Getter): PodIdentityConfig {
   if (!isAuthMount(authMount)) throw new ConfigError(IDENTITY_ENV.AUTH_MOUNT, `${JSON.stringify(authMount.slice(0, 60))} is not a Vault auth mount path (e.g. kubernetes, jwt or k8s/prod)`);
 
   const loginRole = get(IDENTITY_ENV.LOGIN_ROLE) ?? IDENTITY_DEFAULTS.loginRole;
-  if (!isRoleName(loginRole.replaceAll(/\{(namespace|serviceaccount)\}/g, "x"))) {
-    throw new ConfigError(IDENTITY_ENV.LOGIN_ROLE, `${JSON.stringify(loginRole)} is not a valid Vault role name (letters, digits, '_', '-', '.'; placeholders {namespace} and {serviceaccount})`);
-  }
+  checkRoleTemplate(IDENTITY_ENV.LOGIN_ROLE, loginRole);
 
   const revokeTokenPath = get(IDENTITY_ENV.REVOKE_TOKEN_PATH) ?? IDENTITY_DEFAULTS.revokeTokenPath;
   if (!isAbsolute(revokeTokenPath)) throw new ConfigError(IDENTITY_ENV.REVOKE_TOKEN_PATH, "must be an absolute path");

@@ -171,6 +171,11 @@ describe("checkTenancy", () => {
     expect(r.status).toBe("fail");
     expect(r.detail).toStartWith("roles {namespace}-*: ");
   });
+  test("in pod identity mode the login role is judged, not the ignored VAULTTMPFS_ROLE_NAME", () => {
+    const env = { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_LOGIN_ROLE: "k8s_{namespace}", VAULTTMPFS_ROLE_NAME: "apps", VAULTTMPFS_ALLOWED_ROLES: "k8s_{namespace}" };
+    expect(checkTenancy(loadConfig(env))).toMatchObject({ status: "ok", detail: expect.stringContaining("login role k8s_{namespace}") });
+    expect(checkTenancy(loadConfig({ ...env, VAULTTMPFS_ALLOWED_ROLES: "{namespace}-*" }))).toMatchObject({ status: "fail", fix: expect.stringContaining("VAULTTMPFS_LOGIN_ROLE=") });
+  });
   test("a colliding role template does not even load", () => {
     expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" })).toThrow(/gives two different tenants the same role/);
     expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "{namespace}{serviceaccount}" })).toThrow(/same role/);

@@ -65,17 +65,19 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
 
 /** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */
 export function checkTenancy(c: DriverConfig): CheckResult {
+  // The role pods get by default: the login role in pod identity mode (VAULTTMPFS_ROLE_NAME is not used there).
+  const [role, roleVariable, what] = c.podIdentity ? [c.podIdentity.loginRole, "VAULTTMPFS_LOGIN_ROLE", "login role"] : [c.roleName, "VAULTTMPFS_ROLE_NAME", "role"];
   // Roles fail: a shared role is a shared set of policies and limits. (loadConfig already refuses a colliding template.)
-  const riskyRoles = ambiguousPatterns([c.roleName, ...(c.allowedRoles ?? [])]);
+  const riskyRoles = ambiguousPatterns([role, ...(c.allowedRoles ?? [])]);
   if (riskyRoles.length > 0) {
-    return fail("tenancy", `roles ${riskyRoles.join(", ")}: a placeholder is followed by a character names can contain, so two tenants can reach the same role (namespace "team" also gets the roles of namespace "team-a")`, "separate placeholders with '_' (namespaces have none): VAULTTMPFS_ROLE_NAME=k8s_{namespace}_{serviceaccount}, VAULTTMPFS_ALLOWED_ROLES={namespace}_*");
+    return fail("tenancy", `roles ${riskyRoles.join(", ")}: a placeholder is followed by a character names can contain, so two tenants can reach the same role (namespace "team" also gets the roles of namespace "team-a")`, `separate placeholders with '_' (namespaces have none): ${roleVariable}=k8s_{namespace}_{serviceaccount}, VAULTTMPFS_ALLOWED_ROLES={namespace}_*`);
   }
   const risky = ambiguousPatterns(c.allowedPolicies);
   if (risky.length > 0) {
     return warn("tenancy", `${risky.join(", ")}: a placeholder is followed by a character names can contain, so namespace "team" also matches names of namespace "team-a"`, "separate placeholders with '.' or '_' (namespaces have neither): VAULTTMPFS_ALLOWED_POLICIES={namespace}.*, roles k8s_{namespace}");
   }
   const scope = c.allowedPolicies.includes("*") ? "any policy the role allows (VAULTTMPFS_ALLOWED_POLICIES=*)" : `policies matching ${c.allowedPolicies.join(", ")}`;
-  return ok("tenancy", `pods may request ${scope}; role ${c.roleName}${c.allowedRoles === null ? " (no vault/role override)" : ""}`);
+  return ok("tenancy", `pods may request ${scope}; ${what} ${role}${c.allowedRoles === null ? " (no vault/role override)" : ""}`);
 }
 
 function trustSource(v: VaultConfig): string {
