@@ -15,7 +15,7 @@ import { ensurePrivateStagingRoot, finishStaging, prepareStaging, removeStaging,
 import { isOurs } from "../volume/tmpfs.ts";
 import { requireRealVolumePath } from "../volume/real-dir.ts";
 import { planOwnership } from "../volume/plan.ts";
-import { modeOf } from "../identity/config.ts";
+import { MODE_ENV, parseMode } from "../identity/config.ts";
 import { planLoginRole } from "../identity/plan.ts";
 
 /** What mount will do, decided before any side effect. */
@@ -43,7 +43,8 @@ export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
 
 export async function mountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
   // In pod identity mode the Vault role decides the policies: vault/policies becomes optional.
-  const req = parseMountArgs(args, { policiesRequired: modeOf(ctx.env) === "token-role" });
+  // The mode is parsed strictly here: a misspelt one must fail naming VAULTTMPFS_MODE, not as a missing vault/policies.
+  const req = parseMountArgs(args, { policiesRequired: parseMode(ctx.env[MODE_ENV]) === "token-role" });
   checkOwnDriver(req.volume, ctx.driverDir);
   Object.assign(ctx.trace, {
     dir: req.volume.dir,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { IDENTITY_DEFAULTS, modeOf } from "./config.ts";
+import { IDENTITY_DEFAULTS } from "./config.ts";
 
 const pi = (env: Record<string, string> = {}) => loadConfig({ VAULTTMPFS_MODE: "pod-identity", ...env });
 
@@ -76,11 +76,5 @@ describe("pod identity configuration", () => {
 
   test("pod identity variables are not read in token-role mode (a node keeps working while they are prepared)", () => {
     expect(loadConfig({ VAULTTMPFS_SA_TOKEN_TTL: "1s" }).podIdentity).toBeNull();
-  });
-
-  test("modeOf reads the mode alone and leaves a bad value to the full load", () => {
-    expect(modeOf({ VAULTTMPFS_MODE: "pod-identity" })).toBe("pod-identity");
-    expect(modeOf({})).toBe("token-role");
-    expect(modeOf({ VAULTTMPFS_MODE: "nonsense" })).toBe("token-role");
   });
 });

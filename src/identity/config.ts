@@ -59,15 +59,6 @@ export function parseMode(raw: string | undefined): DriverMode {
   throw new ConfigError(MODE_ENV, `must be "token-role" (the default) or "pod-identity", got ${JSON.stringify(raw.slice(0, 60))}`);
 }
 
-/** The mode alone, for the kubelet-argument parser that runs before the whole config is read. */
-export function modeOf(env: Readonly<Record<string, string | undefined>>): DriverMode {
-  try {
-    return parseMode(env[MODE_ENV]);
-  } catch {
-    return "token-role"; // the full config load reports the bad value
-  }
-}
-
 /** An auth mount path: segments of letters, digits, `_`, `-`, `.`, never `.`/`..` (it goes into the URL path). */
 export function isAuthMount(path: string): boolean {
   return path.length <= 200 && path.split("/").every((seg) => /^[\w.-]+$/.test(seg) && !/^\.{1,2}$/.test(seg));

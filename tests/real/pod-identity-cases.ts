@@ -182,6 +182,9 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(missing.json).toEqual({ status: "Failure", message: `VAULTTMPFS_KUBECONFIG: ${join(w.root, "no-such-kubelet.conf")}: cannot read it (ENOENT)` });
       const ttl = await w.mount(pod, {}, { VAULTTMPFS_SA_TOKEN_TTL: "1m" });
       expect(ttl.json.message).toStartWith("VAULTTMPFS_SA_TOKEN_TTL: must be between 10m and 2^32s");
+      // A misspelt mode is named as such, not reported as the token-role mode's missing vault/policies.
+      const mode = await w.mount(pod, {}, { VAULTTMPFS_MODE: "pod_identity" });
+      expect(mode.json.message).toStartWith('VAULTTMPFS_MODE: must be "token-role" (the default) or "pod-identity", got "pod_identity"');
       expect(w.kube.requests.length).toBe(before.kube);
       expect((await accessors(w)).length).toBe(before.tokens);
       expect(journalEntry(w, pod.uid)).toBeUndefined();
