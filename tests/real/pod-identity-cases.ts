@@ -279,6 +279,23 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(JSON.stringify(file)).not.toContain("generator");
     });
 
+    test("renew-token and a mount's renewal speak of the revoke-only token, never of a generator", async () => {
+      const renewed = await w.run(["renew-token"]);
+      expect([renewed.exitCode, renewed.stdout]).toEqual([0, "revoke-only token renewed: TTL 24h\n"]);
+      const low = await w.run(["renew-token", "--min-ttl", "48h"]);
+      expect(low.exitCode).toBe(1);
+      expect(low.stderr).toContain('run "vaulttmpfs bootstrap --revoke-only --force" or raise its period');
+      // With the renewal state gone, the next mount renews and says so in its log record.
+      rmSync(join(w.stateDir, "generator-renewal.json"), { force: true });
+      const pod = w.pod("team-a");
+      const call = await w.mount(pod);
+      expect(call.json).toEqual({ status: "Success" });
+      w.vaultTokens.push(readFileSync(join(call.dir, "vault-token"), "utf8"));
+      const records = readFileSync(w.logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(records.findLast((r: { op: string }) => r.op === "mount")).toMatchObject({ result: "success", detail: "revoke-only token renewed" });
+      expect(await w.unmount(call.dir)).toMatchObject({ json: { status: "Success" } });
+    });
+
     test("bootstrap --revoke-only refuses to write a token whose policy could mint", async () => {
       const path = join(w.root, "refused-token");
       await w.bao.api("PUT", "sys/policies/acl/minter", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../config.ts";
 import type { VaultApi } from "../../vault/api.ts";
 import { VaultNetworkError, VaultResponseError } from "../../vault/errors.ts";
-import { asRevokeOnly, checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
+import { checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
 
 const identity = loadConfig({ VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_AUTH_MOUNT: "jwt", VAULTTMPFS_LOGIN_ROLE: "apps" }).podIdentity!;
 const allowed = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-self": ["update"], "auth/token/lookup-accessor": ["update"] };
@@ -55,14 +55,5 @@ describe("checkAuthMethod", () => {
   test("a method that accepts a JWT that is not one is a failure", async () => {
     const api = { login: async () => ({}) } as unknown as VaultApi;
     expect((await checkAuthMethod(api, identity)).status).toBe("fail");
-  });
-});
-
-describe("asRevokeOnly", () => {
-  test("the shared token verdicts speak of the revoke-only token and its bootstrap", () => {
-    expect(asRevokeOnly({ name: "token-file", status: "fail", detail: "no generator token at /x", fix: "create it: vaulttmpfs bootstrap (or set VAULTTMPFS_GENERATOR_TOKEN_PATH)" })).toEqual({
-      name: "token-file", status: "fail", detail: "no revoke-only token at /x", fix: "create it: vaulttmpfs bootstrap --revoke-only (or set VAULTTMPFS_REVOKE_TOKEN_PATH)",
-    });
-    expect(asRevokeOnly({ name: "token", status: "ok", detail: "ttl 24h" })).toEqual({ name: "token", status: "ok", detail: "ttl 24h" });
   });
 });

@@ -18,20 +18,6 @@ import { attempt, fail, ok, warn, type CheckResult, type Outcome } from "./check
 
 const POLICY_FILE = "policies/revoke_only_policy.hcl";
 
-/**
- * The token-file and token verdicts are shared with token-role mode, whose
- * words name the generator; in this mode the same file holds the revoke-only
- * token, made by `bootstrap --revoke-only`.
- */
-export function asRevokeOnly(r: CheckResult): CheckResult {
-  const say = (t: string) =>
-    t
-      .replaceAll("generator token", "revoke-only token")
-      .replaceAll("VAULTTMPFS_GENERATOR_TOKEN_PATH", "VAULTTMPFS_REVOKE_TOKEN_PATH")
-      .replaceAll(/vaulttmpfs bootstrap(?! --revoke-only)/g, "vaulttmpfs bootstrap --revoke-only");
-  return r.fix === undefined ? { ...r, detail: say(r.detail) } : { ...r, detail: say(r.detail), fix: say(r.fix) };
-}
-
 /** The node token's policies, as lookup-self showed them. */
 export type TokenPolicies = Pick<LookupSelfData, "policies" | "identity_policies">;
 

@@ -7,7 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { loadConfig, type DriverConfig, type NodeTokenFile } from "../../config.ts";
 import { services, type Context } from "../../context.ts";
 import { errorMessage } from "../../errors.ts";
-import { readNodeToken } from "../../token/generator.ts";
+import { describeNodeToken, readNodeToken } from "../../token/generator.ts";
 import type { LookupSelfData, VaultApi } from "../../vault/api.ts";
 import type { PodIdentityConfig } from "../../identity/config.ts";
 import { generatorNeeds } from "./capabilities.ts";
@@ -61,12 +61,11 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
   const { api } = services(config, ctx);
   const probe = await probeHealth(api, ctx.now);
   const vault = checkVault(config.vault, probe);
-  const tokenFile = checkTokenFile(config.nodeToken.path, fileFacts(config.nodeToken.path));
+  const tokenFile = checkTokenFile(config.nodeToken, fileFacts(config.nodeToken.path));
   const head = [checkTls(config.vault, probe), vault, tokenFile];
   // Decided before anything about Vault: the kube checks of this mode need no Vault, and its checks are not token-role's.
   if (config.podIdentity) {
-    const { asRevokeOnly } = await import("./identity.ts");
-    return [...head.map(asRevokeOnly), ...(await podIdentityChecks(api, config, config.podIdentity, usable(vault), tokenFile))];
+    return [...head, ...(await podIdentityChecks(api, config, config.podIdentity, usable(vault), tokenFile))];
   }
   if (!usable(vault)) return [...head, ...(["token", "capabilities", "role"] as const).map((n) => skip(n, VAULT_DOWN))];
 
@@ -87,14 +86,14 @@ const VAULT_DOWN = "not checked: Vault is not usable (see tls and vault)";
  * token role.
  */
 async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: PodIdentityConfig, vaultUsable: boolean, tokenFile: CheckResult): Promise<CheckResult[]> {
-  const { asRevokeOnly, checkAuthMethod, checkKube, checkRevokeOnlyToken } = await import("./identity.ts");
+  const { checkAuthMethod, checkKube, checkRevokeOnlyToken } = await import("./identity.ts");
   const kube = await checkKube(config, identity);
   if (!vaultUsable) return [skip("token", VAULT_DOWN), skip("capabilities", VAULT_DOWN), ...kube, skip("auth-method", VAULT_DOWN)];
   const token = await tokenCheck(api, config.nodeToken, tokenFile);
   const capabilities = usable(token.result) && token.value !== undefined && token.self
     ? await checkRevokeOnlyToken(api, identity, config.roleName, token.value, token.self)
     : skip("capabilities", "not checked: no usable revoke-only token (see token)");
-  return [asRevokeOnly(token.result), capabilities, ...kube, await checkAuthMethod(api, identity)];
+  return [token.result, capabilities, ...kube, await checkAuthMethod(api, identity)];
 }
 
 /** Reads the token file (even a too-open one: its token is still worth checking) and asks Vault about it. */
@@ -103,10 +102,10 @@ async function tokenCheck(api: VaultApi, file: NodeTokenFile, tokenFile: CheckRe
   try {
     token = readNodeToken(file, { judgeFile: false }); // the token-file check judges the file
   } catch (err) {
-    return { result: usable(tokenFile) ? fail("token", errorMessage(err), "rewrite it: vaulttmpfs bootstrap --force") : skip("token", "not checked: no readable token file (see token-file)") };
+    return { result: usable(tokenFile) ? fail("token", errorMessage(err), `rewrite it: ${describeNodeToken(file).bootstrap} --force`) : skip("token", "not checked: no readable token file (see token-file)") };
   }
   const lookup = await attempt(() => api.lookupSelf(token));
-  return { result: checkToken(lookup), value: token, ...(lookup.ok ? { self: lookup.value } : {}) };
+  return { result: checkToken(lookup, file), value: token, ...(lookup.ok ? { self: lookup.value } : {}) };
 }
 
 /** Reads the role with VAULT_TOKEN when set (an operator's broader rights), else with the generator token. */
