@@ -26,6 +26,8 @@ import type { OperatorIo } from "../ops/flags.ts";
 export async function bootstrapCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
   const flags = parseBootstrapFlags(args);
   const config = loadConfig(ctx.env);
+  // At once, so no message of this command can carry it, however early it fails.
+  registerSecret(config.operatorToken);
   const mustAsk = config.operatorToken === undefined || flags.path === undefined || flags.policies === undefined;
   const term = mustAsk ? openTerminal(ctx.signal) : null;
   if (config.operatorToken === undefined && term === null) {
@@ -54,7 +56,7 @@ async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Conte
   const policies = flags.policies ?? (term ? parsePolicies(await term.ask("Policy for the generator token", DEFAULT_POLICY), "policy") : [DEFAULT_POLICY]);
   const { api } = services(config, ctx);
   const session = await signIn(api, { operatorToken: config.operatorToken, ldapMount: flags.ldapMount, username: flags.username }, term);
-  registerSecret(session.token);
+  registerSecret(session.token); // the LDAP login token (VAULT_TOKEN is registered already)
   let created: SecretAuth;
   try {
     created = await createGenerator(api, session, { policies, periodSeconds: flags.periodSeconds, node: config.nodeName });
