@@ -32,3 +32,10 @@ path "auth/token/lookup-self" {
 path "auth/token/revoke-self" {
   capabilities = ["update"]
 }
+
+# `bootstrap --revoke-only` reads the revoke-only policy's text to prove the
+# node's new token can mint nothing (it refuses to write a token it cannot
+# prove). Name here any other policy you give that token with --policy.
+path "sys/policies/acl/vaulttmpfs_revoke_only" {
+  capabilities = ["read"]
+}

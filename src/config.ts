@@ -1,9 +1,8 @@
-import { ambiguousPatterns } from "./authz/authorize.ts";
+import { checkRoleTemplate, isRoleTemplate } from "./authz/authorize.ts";
 import { hostname } from "node:os";
 import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { parseDurationSecond, parseGoBool, parseGoUint32 } from "./env/goparse.ts";
-import { isRoleName } from "./vault/names.ts";
 import { loadPodIdentityConfig, MODE_ENV, parseMode, type DriverMode, type PodIdentityConfig } from "./identity/config.ts";
 
 /** Names of every environment variable the driver reads. */
@@ -113,8 +112,6 @@ export const UNBOUNDED_TIMEOUT_MS = 5 * 60_000;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-const PLACEHOLDER = /\{(namespace|serviceaccount)\}/;
-
 /** Reads the whole configuration once. Throws a `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env): DriverConfig {
   // Go's client ignores empty VAULT_* values; do the same.
@@ -134,28 +131,34 @@ export function loadConfig(env: Env): DriverConfig {
   if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(tokenFileName) || tokenFileName.length > 200) {
     throw new ConfigError(ENV.TOKEN_FILENAME, `must be a plain file name (letters, digits, '.', '_', '-'; not starting with '.'), got ${JSON.stringify(tokenFileName)}`);
   }
-  const roleName = get(ENV.ROLE_NAME) ?? get(ENV.DEFAULT_ROLE_NAME) ?? DEFAULTS.roleName;
-  checkRoleTemplate(roleName);
   const stateDir = get(ENV.STATE_DIR) ?? DEFAULTS.stateDir;
   if (!isAbsolute(stateDir) || stateDir.includes("/pods/") || stateDir.includes("kubelet-plugins")) {
     throw new ConfigError(ENV.STATE_DIR, "must be an absolute path outside the kubelet's pod and plugin directories");
   }
-  const generatorTokenPath = get(ENV.GENERATOR_TOKEN_PATH) ?? DEFAULTS.generatorTokenPath;
-  if (!isAbsolute(generatorTokenPath)) throw new ConfigError(ENV.GENERATOR_TOKEN_PATH, "must be an absolute path");
   const logFile = logFileFrom(env);
   if (logFile === undefined) throw new ConfigError(ENV.LOG_FILE, "must be an absolute path, or empty to disable logging");
 
   const mode = parseMode(get(MODE_ENV));
   const podIdentity = mode === "pod-identity" ? loadPodIdentityConfig(get) : null;
+  // The token-role settings are judged only where they are used: a leftover value must not fail pod identity mounts.
+  // (Pod identity mode still carries roleName, unjudged: doctor and bootstrap --revoke-only sample it as a path the node token must not mint on.)
+  const roleName = get(ENV.ROLE_NAME) ?? get(ENV.DEFAULT_ROLE_NAME) ?? DEFAULTS.roleName;
+  const generatorTokenPath = get(ENV.GENERATOR_TOKEN_PATH) ?? DEFAULTS.generatorTokenPath;
+  let maxTtl: number | undefined;
+  if (!podIdentity) {
+    checkRoleTemplate(ENV.ROLE_NAME, roleName);
+    if (!isAbsolute(generatorTokenPath)) throw new ConfigError(ENV.GENERATOR_TOKEN_PATH, "must be an absolute path");
+    // Pod identity mode refuses vault/ttl (the login role sets the TTL), so it has no bound to read.
+    maxTtl = parse(ENV.MAX_TTL, (v) => {
+      const ms = parseDurationSecond(v);
+      if (ms <= 0) throw new Error("must be a positive duration");
+      return Math.floor(ms / 1000);
+    });
+  }
   const allowedPolicies = parse(ENV.ALLOWED_POLICIES, parseList) ?? ["*"];
   const explicitRoles = parse(ENV.ALLOWED_ROLES, parseList);
   // The role a pod gets by default is the login role in pod identity mode: a templated one forbids vault/role unless listed.
-  const allowedRoles = explicitRoles ?? (PLACEHOLDER.test(podIdentity?.loginRole ?? roleName) ? null : ["*"]);
-  const maxTtl = parse(ENV.MAX_TTL, (v) => {
-    const ms = parseDurationSecond(v);
-    if (ms <= 0) throw new Error("must be a positive duration");
-    return Math.floor(ms / 1000);
-  });
+  const allowedRoles = explicitRoles ?? (isRoleTemplate(podIdentity?.loginRole ?? roleName) ? null : ["*"]);
 
   return Object.freeze({
     vault,
@@ -247,20 +250,4 @@ function parseAddress(raw: string): { address: string; unixSocket: string | unde
 /** Comma-separated list: entries trimmed, empty entries dropped. */
 export function parseList(raw: string): string[] {
   return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
-
-function checkRoleTemplate(role: string): void {
-  const bare = role.replaceAll(/\{(namespace|serviceaccount)\}/g, "x");
-  if (!isRoleName(bare)) {
-    throw new ConfigError(ENV.ROLE_NAME, `${JSON.stringify(role)} is not a valid Vault token role name (letters, digits, '_', '-', '.'; placeholders {namespace} and {serviceaccount})`);
-  }
-  // Two tenants resolving to one role would share its policies and limits.
-  if (ambiguousPatterns([role]).length > 0) {
-    throw new ConfigError(ENV.ROLE_NAME, `${JSON.stringify(role)} gives two different tenants the same role (with k8s-{namespace}-{serviceaccount}, namespace a + service account b-web and namespace a-b + service account web both get k8s-a-b-web); join placeholders with '_', which a namespace cannot contain: ${suggestRole(role)}`);
-  }
-}
-
-/** The template with every character between and after placeholders that names may contain replaced by '_'. */
-function suggestRole(role: string): string {
-  return role.replaceAll(/\}[-.]/g, "}_").replaceAll(/[-.]\{/g, "_{");
 }

@@ -11,6 +11,9 @@ import { defaultContext } from "../src/context.ts";
 import { createTmpfs, spawnRunner } from "../src/volume/tmpfs.ts";
 import { goJson, mountAt, mountCount } from "./support/kubelet.ts";
 import { podUid, useWorld } from "./support/world.ts";
+import { vaultCall } from "./support/vault-http.ts";
+import { forgetSecrets, REDACTED, scrub } from "../src/log/scrub.ts";
+import { mkdtempSync } from "node:fs";
 
 const w = useWorld({ env: { VAULT_MAX_RETRIES: "0", VAULT_CLIENT_TIMEOUT: "2s" } });
 beforeEach(() => {
@@ -304,5 +307,23 @@ describe("staging is private and never outlives its volume", () => {
     expect((await w.inProcess(["unmount", dir])).json.status).toBe("Success");
     expect(mountAt(stage)).toBeUndefined();
     expect(existsSync(stage)).toBe(false);
+  });
+});
+
+describe("bootstrap in-process", () => {
+  test("the operator's VAULT_TOKEN and the token it creates are registered with the scrubber, whatever their shape", async () => {
+    // A custom token ID: not shaped like a Vault token, so only registration can keep it out of a message.
+    const operator = "operator-custom-id-7f3a9c";
+    const made = await vaultCall(w, "POST", "auth/token/create", w.vault.rootToken, { id: operator, policies: ["root"] });
+    expect(made.status).toBe(200);
+    forgetSecrets();
+    expect(scrub(`x ${operator} y`)).toBe(`x ${operator} y`);
+    const path = join(mkdtempSync(join(w.root, "bootstrap-")), "vaulttoken");
+    const r = await w.inProcess(["bootstrap", "--policy", "applications_token_creator", "--path", path], { ...w.env, VAULT_TOKEN: operator });
+    expect(r.exitCode).toBe(0);
+    expect(scrub(`x ${operator} y`)).toBe(`x ${REDACTED} y`);
+    const created = readFileSync(path, "utf8").trim();
+    expect(scrub(`x ${created} y`)).toBe(`x ${REDACTED} y`);
+    w.vault.revoke(created);
   });
 });

@@ -1,4 +1,4 @@
-import { ForbiddenError } from "../errors.ts";
+import { ConfigError, ForbiddenError } from "../errors.ts";
 import type { PodIdentity } from "../flex/options.ts";
 import { isRoleName } from "../vault/names.ts";
 
@@ -9,6 +9,30 @@ const escapeRegex = (s: string) => s.replaceAll(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 function placeholders(pod: PodIdentity): Placeholders {
   return { namespace: pod.namespace, serviceaccount: pod.serviceAccount };
+}
+
+/** True when `role` holds a `{namespace}` or `{serviceaccount}` placeholder: one role per tenant. */
+export function isRoleTemplate(role: string): boolean {
+  return role.search(TOKEN) >= 0;
+}
+
+/**
+ * Refuses a role name (or template) from `variable` that is not a valid
+ * Vault role name once filled in, or with which two tenants resolve to one
+ * role: a shared role is a shared set of policies and limits.
+ */
+export function checkRoleTemplate(variable: string, role: string): void {
+  if (!isRoleName(role.replaceAll(TOKEN, "x"))) {
+    throw new ConfigError(variable, `${JSON.stringify(role)} is not a valid Vault role name (letters, digits, '_', '-', '.'; placeholders {namespace} and {serviceaccount})`);
+  }
+  if (ambiguousPatterns([role]).length > 0) {
+    throw new ConfigError(variable, `${JSON.stringify(role)} gives two different tenants the same role (with k8s-{namespace}-{serviceaccount}, namespace a + service account b-web and namespace a-b + service account web both get k8s-a-b-web); join placeholders with '_', which a namespace cannot contain: ${suggestRole(role)}`);
+  }
+}
+
+/** The template with every character between and after placeholders that names may contain replaced by '_'. */
+function suggestRole(role: string): string {
+  return role.replaceAll(/\}[-.]/g, "}_").replaceAll(/[-.]\{/g, "_{");
 }
 
 /** Substitutes `{namespace}`/`{serviceaccount}` into a role name template. */

@@ -2,8 +2,10 @@ import { loadConfig, type DriverConfig, type NodeTokenFile } from "../config.ts"
 import { services, type Context } from "../context.ts";
 import { DriverError, errorMessage } from "../errors.ts";
 import { formatSeconds } from "../env/goparse.ts";
-import { describeNeeds, generatorNeeds, mintingPaths, revokeOnlyNeeds, unmetNeeds, writablePaths } from "../ops/doctor/capabilities.ts";
-import { IDENTITY_DEFAULTS, IDENTITY_ENV } from "../identity/config.ts";
+import { describeNeeds, generatorNeeds, unmetNeeds } from "../ops/doctor/capabilities.ts";
+import { PolicyUnreadableError, revokeOnlyIdentity, revokeOnlyProblems } from "../ops/bootstrap/revoke-only.ts";
+import { registerSecret } from "../log/scrub.ts";
+import { IDENTITY_ENV } from "../identity/config.ts";
 import {
   checkTarget, DEFAULT_POLICY, generatorTokenRequest, parseBootstrapFlags, parsePolicies, parseTokenPath,
   TOKEN_FILE_MODE, writeTokenFile, type BootstrapFlags,
@@ -24,6 +26,8 @@ import type { OperatorIo } from "../ops/flags.ts";
 export async function bootstrapCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
   const flags = parseBootstrapFlags(args);
   const config = loadConfig(ctx.env);
+  // At once, so no message of this command can carry it, however early it fails.
+  registerSecret(config.operatorToken);
   const mustAsk = config.operatorToken === undefined || flags.path === undefined || flags.policies === undefined;
   const term = mustAsk ? openTerminal(ctx.signal) : null;
   if (config.operatorToken === undefined && term === null) {
@@ -45,22 +49,25 @@ export async function bootstrapCommand(args: readonly string[], ctx: Context, io
 async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Context, io: OperatorIo, term: Prompter | null): Promise<void> {
   // Everything that can refuse locally is settled before the first Vault call, so a refusal mints nothing.
   const [defaultPath, pathVariable] = flags.revokeOnly
-    ? [config.podIdentity?.revokeTokenPath ?? IDENTITY_DEFAULTS.revokeTokenPath, IDENTITY_ENV.REVOKE_TOKEN_PATH]
+    ? [revokeOnlyIdentity(config, ctx.env).revokeTokenPath, IDENTITY_ENV.REVOKE_TOKEN_PATH]
     : [config.generatorTokenPath, "VAULTTMPFS_GENERATOR_TOKEN_PATH"];
   const path = flags.path ?? (term ? parseTokenPath(await term.ask(flags.revokeOnly ? "Revoke-only token file" : "Generator token file", defaultPath), "token file") : defaultPath);
   const previous = checkTarget(path, flags.force) === "replace" ? readPreviousToken({ path, kind: flags.revokeOnly ? "revoke-only" : "generator" }) : undefined;
   const policies = flags.policies ?? (term ? parsePolicies(await term.ask("Policy for the generator token", DEFAULT_POLICY), "policy") : [DEFAULT_POLICY]);
   const { api } = services(config, ctx);
   const session = await signIn(api, { operatorToken: config.operatorToken, ldapMount: flags.ldapMount, username: flags.username }, term);
+  registerSecret(session.token); // the LDAP login token (VAULT_TOKEN is registered already)
   let created: SecretAuth;
   try {
     created = await createGenerator(api, session, { policies, periodSeconds: flags.periodSeconds, node: config.nodeName });
+    registerSecret(created.client_token);
+    // Proven while the session lives: its token reads the policy texts.
+    if (flags.revokeOnly) await proveRevokeOnlyOrRevoke(api, created, session, { authMount: revokeOnlyIdentity(config, ctx.env).authMount, roleName: config.roleName });
   } finally {
     const warning = await session.end();
     if (warning) io.err(`warning: ${warning}\n`);
   }
-  if (flags.revokeOnly) await checkRevokeOnlyOrRevoke(api, created, config.podIdentity?.authMount);
-  else await checkOrRevoke(api, created, config.roleName, io);
+  if (!flags.revokeOnly) await checkOrRevoke(api, created, config.roleName, io);
   try {
     writeTokenFile(path, created.client_token, flags.force);
   } catch (err) {
@@ -115,26 +122,23 @@ async function checkOrRevoke(api: VaultApi, created: SecretAuth, roleName: strin
 
 /**
  * A revoke-only token must revoke and renew, and must not be able to mint:
- * if its policies let it create a token (or write a login role), writing it
- * would put on the node exactly the secret pod identity mode removes.
+ * if its policies let it create a token (or write a login role, a policy, an
+ * auth method), writing it would put on the node exactly the secret pod
+ * identity mode removes. Anything short of proof revokes it.
  */
-async function checkRevokeOnlyOrRevoke(api: VaultApi, created: SecretAuth, authMount: string | undefined): Promise<void> {
-  const needs = revokeOnlyNeeds();
-  const forbidden = mintingPaths(authMount);
-  let caps: Record<string, string[]>;
+async function proveRevokeOnlyOrRevoke(api: VaultApi, created: SecretAuth, session: Session, opts: { authMount: string; roleName: string }): Promise<void> {
+  let problems: string[];
   try {
-    caps = await api.capabilitiesSelf(created.client_token, [...needs.map((n) => n.path), ...forbidden]);
+    problems = await revokeOnlyProblems({ api, operatorToken: session.token, via: session.via, nodeToken: created.client_token, ...opts });
   } catch (err) {
     await revokeQuietly(api, created.client_token);
-    throw new DriverError(`cannot check what the new revoke-only token may do (${errorMessage(err)}); it was revoked and nothing was written`);
+    if (err instanceof PolicyUnreadableError) throw new DriverError(`${err.message}. The new token was revoked and nothing was written`);
+    throw err;
   }
-  const policies = (created.token_policies ?? created.policies ?? []).join(", ");
-  const unmet = unmetNeeds(needs, caps);
-  const minting = writablePaths(forbidden, caps);
-  if (unmet.length === 0 && minting.length === 0) return;
+  if (problems.length === 0) return;
   await revokeQuietly(api, created.client_token);
-  const problems = [...(unmet.length ? [`is not allowed ${describeNeeds(unmet)}`] : []), ...(minting.length ? [`may write ${minting.join(", ")}, so it could mint tokens`] : [])];
-  throw new DriverError(`the new token (policies ${policies}) ${problems.join(" and ")}: use only policies/revoke_only_policy.hcl. It was revoked and nothing was written`);
+  const policies = (created.token_policies ?? created.policies ?? []).join(", ");
+  throw new DriverError(`the new token (policies ${policies}) is not provably revoke-only: ${problems.join("; ")}. Use only policies/revoke_only_policy.hcl. It was revoked and nothing was written`);
 }
 
 async function revokeQuietly(api: VaultApi, token: string): Promise<void> {

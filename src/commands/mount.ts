@@ -7,7 +7,7 @@ import { parseMountArgs, type MountRequest } from "../flex/options.ts";
 import { checkOwnDriver } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
 import type { JournalEntry } from "../state/journal.ts";
-import { readNodeToken, renewGeneratorIfDue } from "../token/generator.ts";
+import { describeNodeToken, readNodeToken, renewNodeTokenIfDue } from "../token/generator.ts";
 import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
@@ -15,7 +15,7 @@ import { ensurePrivateStagingRoot, finishStaging, prepareStaging, removeStaging,
 import { isOurs } from "../volume/tmpfs.ts";
 import { requireRealVolumePath } from "../volume/real-dir.ts";
 import { planOwnership } from "../volume/plan.ts";
-import { modeOf } from "../identity/config.ts";
+import { MODE_ENV, parseMode } from "../identity/config.ts";
 import { planLoginRole } from "../identity/plan.ts";
 
 /** What mount will do, decided before any side effect. */
@@ -43,7 +43,8 @@ export function planMount(req: MountRequest, config: DriverConfig): MountPlan {
 
 export async function mountCommand(args: readonly string[], ctx: Context): Promise<DriverResult> {
   // In pod identity mode the Vault role decides the policies: vault/policies becomes optional.
-  const req = parseMountArgs(args, { policiesRequired: modeOf(ctx.env) === "token-role" });
+  // The mode is parsed strictly here: a misspelt one must fail naming VAULTTMPFS_MODE, not as a missing vault/policies.
+  const req = parseMountArgs(args, { policiesRequired: parseMode(ctx.env[MODE_ENV]) === "token-role" });
   checkOwnDriver(req.volume, ctx.driverDir);
   Object.assign(ctx.trace, {
     dir: req.volume.dir,
@@ -74,32 +75,34 @@ export async function mountCommand(args: readonly string[], ctx: Context): Promi
     if (ctx.tmpfs.mountsBelow(dir).length > 0) throw new MountError(`${dir} has mounts below it; refusing to mount over them`);
     // Our mount without a token (a volume made before staging existed, or by hand): start over.
     if (existing) await ctx.tmpfs.unmount(dir);
-    const generatorToken = readNodeToken(config.nodeToken);
-    await revokeEarlierAttempt(svc, generatorToken, svc.journal.get(key));
+    const nodeToken = readNodeToken(config.nodeToken);
+    await revokeEarlierAttempt(svc, nodeToken, svc.journal.get(key));
     emptyDir(dir);
-    await renewGenerator(svc, config, generatorToken, ctx);
-    const minted = await mint(svc, plan, config, generatorToken, ctx);
+    await renewNodeToken(svc, config, nodeToken, ctx);
+    const minted = await mint(svc, plan, config, nodeToken, ctx);
     ctx.trace.accessor = minted.accessor;
-    await materialise(svc, plan, config, generatorToken, minted, ctx);
+    await materialise(svc, plan, config, nodeToken, minted, ctx);
     return success();
   } finally {
     lock.release();
   }
 }
 
-async function revokeEarlierAttempt(svc: Services, generatorToken: string, entry: JournalEntry | undefined): Promise<void> {
+async function revokeEarlierAttempt(svc: Services, nodeToken: string, entry: JournalEntry | undefined): Promise<void> {
   if (!entry) return;
   try {
-    await revokePodToken(svc.api, generatorToken, entry);
+    await revokePodToken(svc.api, nodeToken, entry);
   } catch (err) {
     throw new DriverError(`cannot revoke the token of an earlier mount attempt of this volume: ${errorMessage(err)}`);
   }
   svc.journal.remove(entry);
 }
 
-async function renewGenerator(svc: Services, config: DriverConfig, token: string, ctx: Context): Promise<void> {
+async function renewNodeToken(svc: Services, config: DriverConfig, token: string, ctx: Context): Promise<void> {
+  // Token-role mode's trace says "generator renewed", as it always has.
+  const who = config.nodeToken.kind === "generator" ? "generator" : describeNodeToken(config.nodeToken).name;
   try {
-    const outcome = await renewGeneratorIfDue({
+    const outcome = await renewNodeTokenIfDue({
       api: svc.api,
       token,
       tokenPath: config.nodeToken.path,
@@ -107,23 +110,23 @@ async function renewGenerator(svc: Services, config: DriverConfig, token: string
       lockPath: svc.journal.lockPath("generator-renewal.lock"),
       now: ctx.now,
     });
-    if (outcome.kind !== "skipped") ctx.trace.detail = `generator ${outcome.kind}`;
+    if (outcome.kind !== "skipped") ctx.trace.detail = `${who} ${outcome.kind}`;
   } catch (err) {
     // The create call below is what decides the mount; a failed renewal only warns.
-    ctx.trace.detail = `generator renewal failed: ${errorMessage(err)}`;
+    ctx.trace.detail = `${who} renewal failed: ${errorMessage(err)}`;
   }
 }
 
-async function mint(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string, ctx: Context): Promise<MintedToken> {
+async function mint(svc: Services, plan: MountPlan, config: DriverConfig, nodeToken: string, ctx: Context): Promise<MintedToken> {
   try {
     if (config.podIdentity) {
       const { obtainPodToken } = await import("../identity/obtain.ts");
       return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal });
     }
-    return await mintPodToken({ api: svc.api, generatorToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
+    return await mintPodToken({ api: svc.api, generatorToken: nodeToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {
     if (err instanceof UnexpectedResponseError && err.accessor) {
-      await revokePodToken(svc.rollbackApi, generatorToken, { accessor: err.accessor }).catch(() => {});
+      await revokePodToken(svc.rollbackApi, nodeToken, { accessor: err.accessor }).catch(() => {});
     }
     throw err;
   }
@@ -134,7 +137,7 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, genera
  * pod's dir only once complete. Any failure undoes all of it and
  * revokes the token, with a client that a SIGTERM cannot abort.
  */
-async function materialise(svc: Services, plan: MountPlan, config: DriverConfig, generatorToken: string, minted: MintedToken, ctx: Context): Promise<void> {
+async function materialise(svc: Services, plan: MountPlan, config: DriverConfig, nodeToken: string, minted: MintedToken, ctx: Context): Promise<void> {
   const { req } = plan;
   const dir = req.volume.dir;
   const stage = stagingDir(config.stateDir, req.volume);
@@ -149,7 +152,7 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
   try {
     svc.journal.put(entry);
     journaled = true;
-    await minted.checkAfterJournal?.(generatorToken);
+    await minted.checkAfterJournal?.(nodeToken);
     const owner = planOwnership(req);
     await ensurePrivateStagingRoot(config.stateDir, ctx.tmpfs, svc.journal.lockPath("staging-root.lock"));
     await prepareStaging(stage, ctx.tmpfs);
@@ -168,7 +171,7 @@ async function materialise(svc: Services, plan: MountPlan, config: DriverConfig,
     if (isOurs(ctx.tmpfs.mountAt(dir))) await ctx.tmpfs.unmount(dir).catch(() => {});
     await removeStaging(stage, ctx.tmpfs).catch(() => {});
     try {
-      await revokePodToken(svc.rollbackApi, generatorToken, minted);
+      await revokePodToken(svc.rollbackApi, nodeToken, minted);
       if (journaled) svc.journal.remove(entry);
     } catch (revokeErr) {
       // Kept as pending: `vaulttmpfs gc` retries it.

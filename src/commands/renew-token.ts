@@ -3,12 +3,12 @@ import { services, type Context } from "../context.ts";
 import { errorMessage } from "../errors.ts";
 import { formatSeconds, parseDurationSecond } from "../env/goparse.ts";
 import { createOpLog } from "../log/oplog.ts";
-import { readNodeToken, renewGeneratorIfDue } from "../token/generator.ts";
+import { describeNodeToken, readNodeToken, renewNodeTokenIfDue } from "../token/generator.ts";
 import { flagValue, type OperatorIo } from "../ops/flags.ts";
 
 /**
  * `vaulttmpfs renew-token [--min-ttl DURATION] [--json]`: always renews the
- * generator token and prints the TTL Vault granted. Exits 1 when it cannot
+ * node's token (the generator, or the revoke-only token) and prints the TTL Vault granted. Exits 1 when it cannot
  * renew, or (with `--min-ttl`) when the TTL is below the threshold, for alerting.
  */
 export async function renewTokenCommand(args: readonly string[], ctx: Context, io: OperatorIo): Promise<number> {
@@ -17,9 +17,10 @@ export async function renewTokenCommand(args: readonly string[], ctx: Context, i
   const config = loadConfig(ctx.env);
   const { api, journal } = services(config, ctx);
   const log = createOpLog(config.logFile);
+  const { name, bootstrap } = describeNodeToken(config.nodeToken);
   try {
     const token = readNodeToken(config.nodeToken);
-    const outcome = await renewGeneratorIfDue({ api, token, tokenPath: config.nodeToken.path, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
+    const outcome = await renewNodeTokenIfDue({ api, token, tokenPath: config.nodeToken.path, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
     // A non-renewable token (root, or a fixed TTL) keeps whatever it has left.
     const ttl = outcome.kind === "renewed" ? outcome.ttlSeconds : (await api.lookupSelf(token)).ttl;
     const renewed = outcome.kind === "renewed";
@@ -28,13 +29,13 @@ export async function renewTokenCommand(args: readonly string[], ctx: Context, i
     if (args.includes("--json")) {
       io.out(`${JSON.stringify({ renewed, ttlSeconds: ttl, belowMinTtl: low })}\n`);
     } else {
-      io.out(renewed ? `generator token renewed: TTL ${formatSeconds(ttl)}\n` : `generator token is not renewable: ${formatSeconds(ttl)} left\n`);
-      if (low) io.err(`TTL ${formatSeconds(ttl)} is below --min-ttl ${formatSeconds(minTtlSeconds)}: the token will expire; run "vaulttmpfs bootstrap --force" or raise its period\n`);
+      io.out(renewed ? `${name} renewed: TTL ${formatSeconds(ttl)}\n` : `${name} is not renewable: ${formatSeconds(ttl)} left\n`);
+      if (low) io.err(`TTL ${formatSeconds(ttl)} is below --min-ttl ${formatSeconds(minTtlSeconds)}: the token will expire; run "${bootstrap} --force" or raise its period\n`);
     }
     return low ? 1 : 0;
   } catch (err) {
     log.write({ op: "renew-token", result: "failure", error: errorMessage(err) });
-    io.err(`cannot renew the generator token: ${errorMessage(err)}\n`);
+    io.err(`cannot renew the ${name}: ${errorMessage(err)}\n`);
     return 1;
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { IDENTITY_DEFAULTS, modeOf } from "./config.ts";
+import { IDENTITY_DEFAULTS } from "./config.ts";
 
 const pi = (env: Record<string, string> = {}) => loadConfig({ VAULTTMPFS_MODE: "pod-identity", ...env });
 
@@ -37,6 +37,21 @@ describe("pod identity configuration", () => {
     expect(c.nodeToken.path).toBe("/etc/vt/revoke");
   });
 
+  test("a login role template that gives two tenants one role is refused, naming VAULTTMPFS_LOGIN_ROLE", () => {
+    expect(() => pi({ VAULTTMPFS_LOGIN_ROLE: "k8s-{namespace}-{serviceaccount}" })).toThrow(/^VAULTTMPFS_LOGIN_ROLE: "k8s-\{namespace\}-\{serviceaccount\}" gives two different tenants the same role .*: k8s_\{namespace\}_\{serviceaccount\}$/);
+    expect(pi({ VAULTTMPFS_LOGIN_ROLE: "k8s_{namespace}_{serviceaccount}" }).podIdentity?.loginRole).toBe("k8s_{namespace}_{serviceaccount}");
+  });
+
+  test("token-role settings this mode ignores are not judged: a leftover colliding VAULTTMPFS_ROLE_NAME, a relative generator path, a bad max TTL", () => {
+    const c = pi({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}", VAULTTMPFS_GENERATOR_TOKEN_PATH: "vaulttoken", VAULTTMPFS_MAX_TTL: "forever" });
+    expect(c.mode).toBe("pod-identity");
+    expect(c.maxTtlSeconds).toBeNull();
+    // The same values still fail token-role mode, each naming its variable.
+    expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" })).toThrow(/^VAULTTMPFS_ROLE_NAME: /);
+    expect(() => loadConfig({ VAULTTMPFS_GENERATOR_TOKEN_PATH: "vaulttoken" })).toThrow(/^VAULTTMPFS_GENERATOR_TOKEN_PATH: /);
+    expect(() => loadConfig({ VAULTTMPFS_MAX_TTL: "forever" })).toThrow(/^VAULTTMPFS_MAX_TTL: /);
+  });
+
   test.each([
     ["VAULTTMPFS_MODE", { VAULTTMPFS_MODE: "pod_identity" }, "must be \"token-role\" (the default) or \"pod-identity\""],
     ["VAULTTMPFS_KUBECONFIG", { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_KUBECONFIG: "kubelet.conf" }, "absolute path"],
@@ -61,11 +76,5 @@ describe("pod identity configuration", () => {
 
   test("pod identity variables are not read in token-role mode (a node keeps working while they are prepared)", () => {
     expect(loadConfig({ VAULTTMPFS_SA_TOKEN_TTL: "1s" }).podIdentity).toBeNull();
-  });
-
-  test("modeOf reads the mode alone and leaves a bad value to the full load", () => {
-    expect(modeOf({ VAULTTMPFS_MODE: "pod-identity" })).toBe("pod-identity");
-    expect(modeOf({})).toBe("token-role");
-    expect(modeOf({ VAULTTMPFS_MODE: "nonsense" })).toBe("token-role");
   });
 });

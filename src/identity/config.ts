@@ -6,7 +6,7 @@
 import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { parseDurationSecond } from "../env/goparse.ts";
-import { isRoleName } from "../vault/names.ts";
+import { checkRoleTemplate } from "../authz/authorize.ts";
 
 export const MODE_ENV = "VAULTTMPFS_MODE";
 
@@ -59,15 +59,6 @@ export function parseMode(raw: string | undefined): DriverMode {
   throw new ConfigError(MODE_ENV, `must be "token-role" (the default) or "pod-identity", got ${JSON.stringify(raw.slice(0, 60))}`);
 }
 
-/** The mode alone, for the kubelet-argument parser that runs before the whole config is read. */
-export function modeOf(env: Readonly<Record<string, string | undefined>>): DriverMode {
-  try {
-    return parseMode(env[MODE_ENV]);
-  } catch {
-    return "token-role"; // the full config load reports the bad value
-  }
-}
-
 /** An auth mount path: segments of letters, digits, `_`, `-`, `.`, never `.`/`..` (it goes into the URL path). */
 export function isAuthMount(path: string): boolean {
   return path.length <= 200 && path.split("/").every((seg) => /^[\w.-]+$/.test(seg) && !/^\.{1,2}$/.test(seg));
@@ -102,9 +93,7 @@ export function loadPodIdentityConfig(get: Getter): PodIdentityConfig {
   if (!isAuthMount(authMount)) throw new ConfigError(IDENTITY_ENV.AUTH_MOUNT, `${JSON.stringify(authMount.slice(0, 60))} is not a Vault auth mount path (e.g. kubernetes, jwt or k8s/prod)`);
 
   const loginRole = get(IDENTITY_ENV.LOGIN_ROLE) ?? IDENTITY_DEFAULTS.loginRole;
-  if (!isRoleName(loginRole.replaceAll(/\{(namespace|serviceaccount)\}/g, "x"))) {
-    throw new ConfigError(IDENTITY_ENV.LOGIN_ROLE, `${JSON.stringify(loginRole)} is not a valid Vault role name (letters, digits, '_', '-', '.'; placeholders {namespace} and {serviceaccount})`);
-  }
+  checkRoleTemplate(IDENTITY_ENV.LOGIN_ROLE, loginRole);
 
   const revokeTokenPath = get(IDENTITY_ENV.REVOKE_TOKEN_PATH) ?? IDENTITY_DEFAULTS.revokeTokenPath;
   if (!isAbsolute(revokeTokenPath)) throw new ConfigError(IDENTITY_ENV.REVOKE_TOKEN_PATH, "must be an absolute path");

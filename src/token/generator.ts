@@ -31,7 +31,7 @@ export function readNodeToken(file: NodeTokenFile, opts: { judgeFile?: boolean }
   try {
     // Judged on the open file, so the file checked is the file read.
     const unsafe = opts.judgeFile === false ? undefined : nodeTokenFileProblem(file, fstatSync(fd));
-    if (unsafe) throw new DriverError(unsafe);
+    if (unsafe) throw new DriverError(`${unsafe.detail}; refusing to use it (${unsafe.fix})`);
     raw = readFileSync(fd, "utf8");
   } catch (err) {
     if (err instanceof DriverError) throw err;
@@ -48,26 +48,31 @@ export function readNodeToken(file: NodeTokenFile, opts: { judgeFile?: boolean }
 }
 
 /**
- * Why the generator token file must not be used, or undefined. Anyone who can
- * read it can mint tokens for every tenant; anyone who can write it (its
- * owner, a group with write) can swap in a token of their own. So: a regular
- * file owned by root (the effective uid), no group write, nothing for others.
- * Group read stays allowed (a root group shared with the agent's pod, say).
+ * Why the node's token file must not be used, or undefined: what is wrong
+ * (`detail`) and what to do (`fix`). The one rule the driver enforces and
+ * doctor reports. Anyone who can read a generator token can mint tokens for
+ * every tenant (a revoke-only token can revoke every pod's); anyone who can
+ * write it (its owner, a group with write) can swap in a token of their own.
+ * So: a regular file owned by root (the effective uid), no group write,
+ * nothing for others. Group read stays allowed (a root group shared with the
+ * agent's pod, say).
  */
-export function nodeTokenFileProblem(file: NodeTokenFile, st: Pick<Stats, "uid" | "mode" | "isFile">): string | undefined {
+export function nodeTokenFileProblem(file: NodeTokenFile, st: Pick<Stats, "uid" | "mode" | "isFile">): { detail: string; fix: string } | undefined {
   const { path } = file;
   const { name, bootstrap } = describeNodeToken(file);
   const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
   const euid = process.geteuid?.() ?? 0;
-  if (!st.isFile()) return `the ${name} ${path} is not a regular file; replace it: ${bootstrap} --force --path ${path}`;
-  if (st.uid !== euid) return `the ${name} ${path} belongs to uid ${st.uid}, not root; refusing to use it: that user can swap the token (chown root:root ${path}, then consider it leaked: ${bootstrap} --force)`;
-  if (st.mode & 0o027) return `the ${name} ${path} is mode ${mode}, open to ${st.mode & 0o007 ? "every user on the node" : "its group for writing"}; refusing to use it (chmod 0600 ${path}, then consider it leaked: ${bootstrap} --force)`;
+  if (!st.isFile()) return { detail: `the ${name} ${path} is not a regular file`, fix: `replace it: ${bootstrap} --force --path ${path}` };
+  if (st.uid !== euid) return { detail: `the ${name} ${path} belongs to uid ${st.uid}, not root: that user can swap the token`, fix: `chown root:root ${path}, then consider it leaked: ${bootstrap} --force` };
+  if (st.mode & 0o027) return { detail: `the ${name} ${path} is mode ${mode}, open to ${st.mode & 0o007 ? "every user on the node" : "its group for writing"}`, fix: `chmod 0600 ${path}, then consider it leaked: ${bootstrap} --force` };
   return undefined;
 }
 
-/** How messages name a node token file and the command that makes it. */
-export function describeNodeToken(file: NodeTokenFile): { name: string; bootstrap: string } {
-  return file.kind === "generator" ? { name: "generator token", bootstrap: "vaulttmpfs bootstrap" } : { name: "revoke-only token", bootstrap: "vaulttmpfs bootstrap --revoke-only" };
+/** How messages name a node token file, the command that makes it and the variable that points at it. */
+export function describeNodeToken(file: NodeTokenFile): { name: string; bootstrap: string; variable: string } {
+  return file.kind === "generator"
+    ? { name: "generator token", bootstrap: "vaulttmpfs bootstrap", variable: "VAULTTMPFS_GENERATOR_TOKEN_PATH" }
+    : { name: "revoke-only token", bootstrap: "vaulttmpfs bootstrap --revoke-only", variable: "VAULTTMPFS_REVOKE_TOKEN_PATH" };
 }
 
 export const RENEWAL_STATE_FILE = "generator-renewal.json";
@@ -118,12 +123,12 @@ export type RenewOutcome =
   | { kind: "not-renewable" };
 
 /**
- * Renews the generator token when less than half of its last granted TTL is
+ * Renews the node's token (the generator, or the revoke-only token) when less than half of its last granted TTL is
  * left (or the state is missing or unreadable). A burst of mounts that all
  * find the state stale renews once: the lock is held only around the
  * re-check and the renewal itself.
  */
-export async function renewGeneratorIfDue(opts: {
+export async function renewNodeTokenIfDue(opts: {
   api: VaultApi;
   token: string;
   tokenPath: string;

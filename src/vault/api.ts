@@ -54,6 +54,8 @@ export interface LookupSelfData {
   expire_time: string | null;
   display_name: string;
   meta: Record<string, string> | null;
+  /** Policies the token gets through its entity and groups; none for a token made by bootstrap unless Vault's identity adds some. */
+  identity_policies?: string[] | null;
 }
 
 export interface AccessorLookupData {
@@ -165,6 +167,13 @@ export function vaultApi(client: VaultClient) {
       const res = await client.send<Secret & Record<string, unknown>>({ method: "POST", path, token, body: { paths } });
       const data = (res.body?.data ?? res.body ?? {}) as Record<string, unknown>;
       return Object.fromEntries(paths.map((p) => [p, Array.isArray(data[p]) ? (data[p] as string[]) : []]));
+    },
+
+    /** GET sys/policies/acl/<name>: the policy's text; `null` when no such policy exists. */
+    async readPolicy(token: string, name: string): Promise<string | null> {
+      const path = `sys/policies/acl/${encodeURIComponent(name)}`;
+      const res = await client.send<Secret<{ policy: string }>>({ method: "GET", path, token, acceptStatus: [404] });
+      return res.status === 404 ? null : mustHave(res.body?.data?.policy, "policy", "GET", path);
     },
 
     /** GET auth/token/roles/<role>; `null` when the role does not exist. */

@@ -182,6 +182,9 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(missing.json).toEqual({ status: "Failure", message: `VAULTTMPFS_KUBECONFIG: ${join(w.root, "no-such-kubelet.conf")}: cannot read it (ENOENT)` });
       const ttl = await w.mount(pod, {}, { VAULTTMPFS_SA_TOKEN_TTL: "1m" });
       expect(ttl.json.message).toStartWith("VAULTTMPFS_SA_TOKEN_TTL: must be between 10m and 2^32s");
+      // A misspelt mode is named as such, not reported as the token-role mode's missing vault/policies.
+      const mode = await w.mount(pod, {}, { VAULTTMPFS_MODE: "pod_identity" });
+      expect(mode.json.message).toStartWith('VAULTTMPFS_MODE: must be "token-role" (the default) or "pod-identity", got "pod_identity"');
       expect(w.kube.requests.length).toBe(before.kube);
       expect((await accessors(w)).length).toBe(before.tokens);
       expect(journalEntry(w, pod.uid)).toBeUndefined();
@@ -245,8 +248,52 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       w.vaultTokens.push(gen.json.auth.client_token, minter.json.auth.client_token);
       const bad = await w.run(["doctor", "--json"], { VAULTTMPFS_REVOKE_TOKEN_PATH: minting });
       expect(bad.exitCode).toBe(1);
-      expect(JSON.parse(bad.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("may write auth/token/create: it can mint tokens") });
+      expect(JSON.parse(bad.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies minter: doctor cannot prove it mints nothing") });
+      // The shipped generator policy mints on auth/token/create/applications, a path no fixed sample named: doctor refuses any policy it cannot prove.
+      await w.bao.api("PUT", "sys/policies/acl/generator", { token: w.bao.rootToken, body: { policy: readFileSync(join(import.meta.dir, "..", "..", "policies", "token_generator_policy.hcl"), "utf8") } });
+      const generator = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["vaulttmpfs_revoke_only", "generator"], period: "1h" } });
+      w.vaultTokens.push(generator.json.auth.client_token);
+      writeFileSync(minting, `${generator.json.auth.client_token}\n`, { mode: 0o600 });
+      const generatorDoctor = await w.run(["doctor", "--json"], { VAULTTMPFS_REVOKE_TOKEN_PATH: minting });
+      expect(JSON.parse(generatorDoctor.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies generator") });
       rmSync(minting); // the test's own file, not the driver's: keep it out of the leak check below
+    });
+
+    test("doctor with Vault down still checks the kubeconfig and the API server, names the revoke-only token, and has no role check", async () => {
+      const down = await w.run(["doctor", "--json"], { VAULT_ADDR: `https://127.0.0.1:${freePort()}`, VAULT_MAX_RETRIES: "0" });
+      expect(down.exitCode).toBe(1);
+      const checks = JSON.parse(down.stdout).checks as Array<{ name: string; status: string; detail: string }>;
+      const byName = Object.fromEntries(checks.map((c) => [c.name, c])) as Record<string, { status: string; detail: string }>;
+      expect(byName.config!.detail).toContain(`mode pod-identity, login role {namespace} at auth/${method}, node node-1, revoke-only token ${w.revokeTokenPath}`);
+      expect(byName.vault!.status).toBe("fail");
+      expect(byName.kubeconfig!.status).toBe("ok");
+      expect(byName["kube-api"]).toMatchObject({ status: "ok", detail: expect.stringContaining("as node node-1") });
+      expect(byName["auth-method"]!.status).toBe("skip");
+      expect(byName.token!.status).toBe("skip");
+      expect(byName.role).toBeUndefined();
+      expect(JSON.stringify(checks)).not.toContain("generator");
+      // A missing token file names the revoke-only token and its bootstrap.
+      const missing = await w.run(["doctor", "--json"], { VAULT_ADDR: `https://127.0.0.1:${freePort()}`, VAULT_MAX_RETRIES: "0", VAULTTMPFS_REVOKE_TOKEN_PATH: join(w.root, "no-such-token") });
+      const file = JSON.parse(missing.stdout).checks.find((c: { name: string }) => c.name === "token-file");
+      expect(file).toMatchObject({ status: "fail", fix: expect.stringContaining("vaulttmpfs bootstrap --revoke-only") });
+      expect(JSON.stringify(file)).not.toContain("generator");
+    });
+
+    test("renew-token and a mount's renewal speak of the revoke-only token, never of a generator", async () => {
+      const renewed = await w.run(["renew-token"]);
+      expect([renewed.exitCode, renewed.stdout]).toEqual([0, "revoke-only token renewed: TTL 24h\n"]);
+      const low = await w.run(["renew-token", "--min-ttl", "48h"]);
+      expect(low.exitCode).toBe(1);
+      expect(low.stderr).toContain('run "vaulttmpfs bootstrap --revoke-only --force" or raise its period');
+      // With the renewal state gone, the next mount renews and says so in its log record.
+      rmSync(join(w.stateDir, "generator-renewal.json"), { force: true });
+      const pod = w.pod("team-a");
+      const call = await w.mount(pod);
+      expect(call.json).toEqual({ status: "Success" });
+      w.vaultTokens.push(readFileSync(join(call.dir, "vault-token"), "utf8"));
+      const records = readFileSync(w.logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(records.findLast((r: { op: string }) => r.op === "mount")).toMatchObject({ result: "success", detail: "revoke-only token renewed" });
+      expect(await w.unmount(call.dir)).toMatchObject({ json: { status: "Success" } });
     });
 
     test("bootstrap --revoke-only refuses to write a token whose policy could mint", async () => {
@@ -254,9 +301,52 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       await w.bao.api("PUT", "sys/policies/acl/minter", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
       const r = await w.run(["bootstrap", "--revoke-only", "--policy", "vaulttmpfs_revoke_only,minter", "--path", path], { VAULT_TOKEN: w.bao.rootToken });
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toContain("may write auth/token/create");
+      expect(r.stderr).toContain("policy minter grants update on auth/token/create");
       expect(r.stderr).toContain("It was revoked and nothing was written");
       expect(existsSync(path)).toBe(false);
+    });
+
+    test("bootstrap --revoke-only proves the policy texts: the shipped generator policy, or a multi-tenant one, is refused by its text", async () => {
+      const path = join(w.root, "refused-token");
+      const generator = readFileSync(join(import.meta.dir, "..", "..", "policies", "token_generator_policy.hcl"), "utf8");
+      await w.bao.api("PUT", "sys/policies/acl/generator", { token: w.bao.rootToken, body: { policy: generator } });
+      await w.bao.api("PUT", "sys/policies/acl/tenants", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create/k8s-*" { capabilities = ["update"] }\npath "sys/policies/acl/*" { capabilities = ["create", "update"] }' } });
+      for (const [policy, says] of [["generator", "policy generator grants create,update on auth/token/create/applications"], ["tenants", "policy tenants grants update on auth/token/create/k8s-*"]] as const) {
+        const before = (await accessors(w)).length;
+        const r = await w.run(["bootstrap", "--revoke-only", "--policy", `vaulttmpfs_revoke_only,${policy}`, "--path", path], { VAULT_TOKEN: w.bao.rootToken });
+        expect([policy, r.exitCode]).toEqual([policy, 1]);
+        expect(r.stderr).toContain(says);
+        expect(r.stderr).toContain("It was revoked and nothing was written");
+        expect(existsSync(path)).toBe(false);
+        expect((await accessors(w)).length).toBe(before);
+      }
+    });
+
+    test("bootstrap --revoke-only with an operator who may not read the policy refuses and names the bootstrap policy's fix; the shipped bootstrap policy may", async () => {
+      const path = join(w.root, "proven-token");
+      const shipped = readFileSync(join(import.meta.dir, "..", "..", "policies", "bootstrap_policy.hcl"), "utf8");
+      const withoutRead = shipped.replace(/path "sys\/policies\/acl\/vaulttmpfs_revoke_only" \{[^}]*\}/, "");
+      expect(withoutRead).not.toBe(shipped);
+      await w.bao.api("PUT", "sys/policies/acl/bootstrap-old", { token: w.bao.rootToken, body: { policy: withoutRead } });
+      await w.bao.api("PUT", "sys/policies/acl/bootstrap-new", { token: w.bao.rootToken, body: { policy: shipped } });
+      const operator = async (policy: string) => {
+        const t = (await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: [policy], ttl: "10m" } })).json.auth.client_token as string;
+        w.vaultTokens.push(t);
+        return t;
+      };
+      const old = await w.run(["bootstrap", "--revoke-only", "--path", path], { VAULT_TOKEN: await operator("bootstrap-old") });
+      expect(old.exitCode).toBe(1);
+      expect(old.stderr).toContain("cannot read policy vaulttmpfs_revoke_only with VAULT_TOKEN");
+      expect(old.stderr).toContain("add read on sys/policies/acl/vaulttmpfs_revoke_only to policies/bootstrap_policy.hcl");
+      expect(old.stderr).toContain("The new token was revoked and nothing was written");
+      expect(existsSync(path)).toBe(false);
+      const ok = await w.run(["bootstrap", "--revoke-only", "--path", path], { VAULT_TOKEN: await operator("bootstrap-new") });
+      expect([ok.exitCode, ok.stderr]).toEqual([0, expect.any(String)]);
+      expect(ok.stdout).toContain("revoke-only token for node node-1 written");
+      const written = readFileSync(path, "utf8").trim();
+      w.vaultTokens.push(written);
+      await w.bao.api("POST", "auth/token/revoke", { token: w.bao.rootToken, body: { token: written } });
+      rmSync(path);
     });
 
     test("in process, for coverage: mount, doctor and unmount through main(), as the binary runs them", async () => {

@@ -4,7 +4,7 @@ import type { DriverConfig } from "../../config.ts";
 import type { Services } from "../../context.ts";
 import { formatSeconds } from "../../env/goparse.ts";
 import { errorMessage } from "../../errors.ts";
-import { readNodeToken, renewGeneratorIfDue } from "../../token/generator.ts";
+import { describeNodeToken, readNodeToken, renewNodeTokenIfDue } from "../../token/generator.ts";
 import type { Tmpfs } from "../../volume/tmpfs.ts";
 import type { AgentLog } from "./log.ts";
 
@@ -17,13 +17,13 @@ export interface TaskDeps {
 }
 
 /**
- * Renews the generator token when less than half of its TTL is left (the
+ * Renews the node's token (generator or revoke-only) when less than half of its TTL is left (the
  * same rule and lock the mounts use, so agent and mounts never both renew).
  * Re-reads the token file every time: `bootstrap --force` may replace it.
  */
 export async function renewTick(d: TaskDeps): Promise<void> {
   const token = readNodeToken(d.config.nodeToken);
-  const outcome = await renewGeneratorIfDue({
+  const outcome = await renewNodeTokenIfDue({
     api: d.svc.api,
     token,
     tokenPath: d.config.nodeToken.path,
@@ -32,16 +32,18 @@ export async function renewTick(d: TaskDeps): Promise<void> {
     now: d.now,
     retryFailedNow: true,
   });
+  const { name } = describeNodeToken(d.config.nodeToken);
   if (outcome.kind === "renewed") {
     const detail = `renewed, ttl ${outcome.ttlSeconds}s`;
-    d.log.line(`renew: generator token renewed, TTL ${formatSeconds(outcome.ttlSeconds)}`, { op: "renew-token", result: "success", detail });
+    d.log.line(`renew: ${name} renewed, TTL ${formatSeconds(outcome.ttlSeconds)}`, { op: "renew-token", result: "success", detail });
   } else if (outcome.kind === "not-renewable") {
-    d.log.line("renew: the generator token is not renewable (root or fixed TTL); nothing to renew", { op: "renew-token", result: "skipped", detail: "not renewable" });
+    d.log.line(`renew: the ${name} is not renewable (root or fixed TTL); nothing to renew`, { op: "renew-token", result: "skipped", detail: "not renewable" });
   }
 }
 
-export function renewFailed(d: Pick<TaskDeps, "log">, err: unknown): void {
-  d.log.line(`renew: cannot renew the generator token: ${errorMessage(err)}; retrying at the next check`, { op: "renew-token", result: "failure", error: errorMessage(err) });
+export function renewFailed(d: Pick<TaskDeps, "log" | "config">, err: unknown): void {
+  const { name } = describeNodeToken(d.config.nodeToken);
+  d.log.line(`renew: cannot renew the ${name}: ${errorMessage(err)}; retrying at the next check`, { op: "renew-token", result: "failure", error: errorMessage(err) });
 }
 
 /** One gc pass; logs what it revoked or failed to revoke, not what it kept. */

@@ -10,10 +10,10 @@ import { writeFileAtomic } from "../../fsutil/atomic.ts";
 import { TOKEN_CREATOR } from "../../token/mint.ts";
 import type { TokenCreateRequest } from "../../vault/api.ts";
 import { flagValue, UsageError } from "../flags.ts";
+import { REVOKE_ONLY_POLICY } from "../doctor/capabilities.ts";
 
 export const DEFAULT_POLICY = "applications_token_creator";
-/** policies/revoke_only_policy.hcl: the node token of pod identity mode. */
-export const REVOKE_ONLY_POLICY = "vaulttmpfs_revoke_only";
+export { REVOKE_ONLY_POLICY } from "../doctor/capabilities.ts";
 export const DEFAULT_PERIOD = "24h";
 export const DEFAULT_LDAP_MOUNT = "ldap";
 /** Root reads it; group read lets a node agent in the root group check it; never other. */

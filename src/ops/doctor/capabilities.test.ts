@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { describeNeeds, generatorNeeds, isRoleTemplate, sampleRole, unmetNeeds } from "./capabilities.ts";
+import { describeNeeds, generatorNeeds, sampleRole, unmetNeeds } from "./capabilities.ts";
+import { isRoleTemplate } from "../../authz/authorize.ts";
 
 describe("generatorNeeds", () => {
   test("a plain role: create on its path, revoke-accessor, renew-self; nothing sampled", () => {

@@ -3,7 +3,7 @@
  * shared by `bootstrap` (which checks a freshly created token before writing
  * it) and `doctor` (which checks the installed one).
  */
-import { expandTemplate } from "../../authz/authorize.ts";
+import { expandTemplate, isRoleTemplate } from "../../authz/authorize.ts";
 
 /** Stand-in pod for a role template: `{namespace}` and `{serviceaccount}` both become this. */
 export const SAMPLE_NAME = "default";
@@ -19,10 +19,6 @@ export interface CapabilityNeed {
 }
 
 const WRITE = ["create", "update"] as const;
-
-export function isRoleTemplate(roleName: string): boolean {
-  return /\{(namespace|serviceaccount)\}/.test(roleName);
-}
 
 /** The role name the check uses: the role itself, or the template filled with {@link SAMPLE_NAME}. */
 export function sampleRole(roleName: string): string {
@@ -48,17 +44,33 @@ export function revokeOnlyNeeds(): CapabilityNeed[] {
   ];
 }
 
+/** The only paths a revoke-only token's policies may grant anything on (policies/revoke_only_policy.hcl). */
+export const REVOKE_ONLY_PATHS = ["auth/token/revoke-accessor", "auth/token/renew-self", "auth/token/lookup-self", "auth/token/lookup-accessor"] as const;
+
+/** policies/revoke_only_policy.hcl as bootstrap --revoke-only names it: the one policy doctor accepts on the node token beside `default`. */
+export const REVOKE_ONLY_POLICY = "vaulttmpfs_revoke_only";
+
+/** A name no policy singles out, so a wildcard grant (`sys/policies/acl/*`) shows up. */
+const ANY_NAME = "x";
+
 /**
- * Paths through which a token could mint tokens or change who may log in:
- * a revoke-only token must be denied all of them. `authMount` adds its
- * role endpoint (writing a role there would let the node grant itself a login).
+ * Paths through which a token could mint tokens or change who may log in or
+ * with which policies: a revoke-only token must be denied all of them. A
+ * sample only (a grant on `auth/token/create/k8s-*` is caught only when the
+ * node's role lands in it): `bootstrap --revoke-only` proves the policies
+ * themselves, this is its second line and doctor's check.
  */
-export function mintingPaths(authMount: string | undefined): string[] {
+export function mintingPaths(authMount: string, roleName: string): string[] {
   return [
     "auth/token/create",
     "auth/token/create-orphan",
     `auth/token/create/${SAMPLE_NAME}`,
-    ...(authMount ? [`auth/${authMount}/role/${SAMPLE_NAME}`] : []),
+    ...(sampleRole(roleName) === SAMPLE_NAME ? [] : [`auth/token/create/${sampleRole(roleName)}`]),
+    `auth/token/roles/${ANY_NAME}`,
+    `auth/${authMount}/role/${SAMPLE_NAME}`,
+    `auth/${authMount}/config`,
+    `sys/policies/acl/${ANY_NAME}`,
+    `sys/auth/${ANY_NAME}`,
   ];
 }
 

@@ -61,22 +61,39 @@ describe("checkVault", () => {
 });
 
 describe("checkTokenFile", () => {
+  // The driver's rule: owned by the effective uid (root, where doctor runs).
+  const root = process.geteuid?.() ?? 0;
+  const generator = { path: "/etc/kubernetes/vaulttoken", kind: "generator" } as const;
+  const revokeOnly = { path: "/etc/kubernetes/vaulttoken-revoke", kind: "revoke-only" } as const;
   test.each([
-    ["root-owned 0600", { uid: 0, mode: 0o100600, isFile: true }, "ok"],
-    ["root-owned 0640", { uid: 0, mode: 0o100640, isFile: true }, "ok"],
-    ["world-readable", { uid: 0, mode: 0o100644, isFile: true }, "fail"],
-    ["world-writable only", { uid: 0, mode: 0o100602, isFile: true }, "fail"],
-    ["owned by a user: the driver refuses it", { uid: 1000, mode: 0o100600, isFile: true }, "fail"],
-    ["group-writable: the driver refuses it", { uid: 0, mode: 0o100660, isFile: true }, "fail"],
-    ["a directory", { uid: 0, mode: 0o40700, isFile: false }, "fail"],
+    ["root-owned 0600", { uid: root, mode: 0o100600, isFile: true }, "ok"],
+    ["root-owned 0640", { uid: root, mode: 0o100640, isFile: true }, "ok"],
+    ["world-readable", { uid: root, mode: 0o100644, isFile: true }, "fail"],
+    ["world-writable only", { uid: root, mode: 0o100602, isFile: true }, "fail"],
+    ["owned by a user: the driver refuses it", { uid: root + 1000, mode: 0o100600, isFile: true }, "fail"],
+    ["group-writable: the driver refuses it", { uid: root, mode: 0o100660, isFile: true }, "fail"],
+    ["a directory", { uid: root, mode: 0o40700, isFile: false }, "fail"],
     ["missing", { code: "ENOENT" }, "fail"],
     ["unreadable dir", { code: "EACCES" }, "fail"],
   ] as const)("%s → %s", (_name, facts, status) => {
-    expect(checkTokenFile("/etc/kubernetes/vaulttoken", facts).status).toBe(status);
+    expect(checkTokenFile(generator, facts).status).toBe(status);
   });
 
   test("a missing file says to run bootstrap", () => {
-    expect(checkTokenFile("/t", { code: "ENOENT" }).fix).toContain("vaulttmpfs bootstrap");
+    expect(checkTokenFile(generator, { code: "ENOENT" })).toMatchObject({ detail: "no generator token at /etc/kubernetes/vaulttoken", fix: "create it: vaulttmpfs bootstrap (or set VAULTTMPFS_GENERATOR_TOKEN_PATH)" });
+  });
+
+  test("doctor fails exactly what the driver refuses, with the driver's words: one rule", () => {
+    expect(checkTokenFile(generator, { uid: root, mode: 0o100644, isFile: true })).toEqual({
+      name: "token-file", status: "fail",
+      detail: "the generator token /etc/kubernetes/vaulttoken is mode 0644, open to every user on the node: the driver refuses it",
+      fix: "chmod 0600 /etc/kubernetes/vaulttoken, then consider it leaked: vaulttmpfs bootstrap --force",
+    });
+  });
+
+  test("in pod identity mode the file is the revoke-only token, made by bootstrap --revoke-only", () => {
+    expect(checkTokenFile(revokeOnly, { code: "ENOENT" })).toMatchObject({ detail: "no revoke-only token at /etc/kubernetes/vaulttoken-revoke", fix: "create it: vaulttmpfs bootstrap --revoke-only (or set VAULTTMPFS_REVOKE_TOKEN_PATH)" });
+    expect(checkTokenFile(revokeOnly, { uid: root, mode: 0o100660, isFile: true })).toMatchObject({ detail: expect.stringContaining("the revoke-only token /etc/kubernetes/vaulttoken-revoke is mode 0660, open to its group for writing"), fix: expect.stringContaining("vaulttmpfs bootstrap --revoke-only --force") });
   });
 });
 
@@ -93,15 +110,17 @@ describe("checkToken", () => {
     ["never expires", token({ ttl: 0, period: 0, expire_time: null }), "warn", "never expires"],
     ["root", token({ policies: ["root"], expire_time: null, ttl: 0 }), "fail", "root token"],
   ] as const)("%s → %s", (_name, data, status, text) => {
-    const r = checkToken({ ok: true, value: data });
+    const r = checkToken({ ok: true, value: data }, { path: "/t", kind: "generator" });
     expect(r.status).toBe(status);
     expect(r.detail).toContain(text);
   });
 
   test("revoked or expired: fail with Vault's text and the bootstrap fix", () => {
-    const r = checkToken({ ok: false, error: denied(403, "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n") });
+    const r = checkToken({ ok: false, error: denied(403, "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n") }, { path: "/t", kind: "generator" });
     expect(r).toMatchObject({ status: "fail", fix: "create a new one: vaulttmpfs bootstrap --force" });
     expect(r.detail).toContain("permission denied; invalid token");
+    const revokeOnly = checkToken({ ok: false, error: denied(403, "permission denied") }, { path: "/t", kind: "revoke-only" });
+    expect(revokeOnly).toMatchObject({ detail: expect.stringContaining("Vault refuses the revoke-only token"), fix: "create a new one: vaulttmpfs bootstrap --revoke-only --force" });
   });
 });
 
@@ -170,6 +189,11 @@ describe("checkTenancy", () => {
     const r = checkTenancy(loadConfig({ VAULTTMPFS_ROLE_NAME: "apps", VAULTTMPFS_ALLOWED_ROLES: "{namespace}-*" }));
     expect(r.status).toBe("fail");
     expect(r.detail).toStartWith("roles {namespace}-*: ");
+  });
+  test("in pod identity mode the login role is judged, not the ignored VAULTTMPFS_ROLE_NAME", () => {
+    const env = { VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_LOGIN_ROLE: "k8s_{namespace}", VAULTTMPFS_ROLE_NAME: "apps", VAULTTMPFS_ALLOWED_ROLES: "k8s_{namespace}" };
+    expect(checkTenancy(loadConfig(env))).toMatchObject({ status: "ok", detail: expect.stringContaining("login role k8s_{namespace}") });
+    expect(checkTenancy(loadConfig({ ...env, VAULTTMPFS_ALLOWED_ROLES: "{namespace}-*" }))).toMatchObject({ status: "fail", fix: expect.stringContaining("VAULTTMPFS_LOGIN_ROLE=") });
   });
   test("a colliding role template does not even load", () => {
     expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" })).toThrow(/gives two different tenants the same role/);

@@ -1,10 +1,11 @@
 /**
- * The verdicts of `vaulttmpfs doctor` about config, Vault and the generator
- * token. Each function is pure: it gets what was observed (a stat, Vault's
+ * The verdicts of `vaulttmpfs doctor` about config, Vault and the node's
+ * token (the generator, or the revoke-only token). Each function is pure: it gets what was observed (a stat, Vault's
  * answer or error) and returns one result with a reason and a fix; the calls
  * themselves are made in doctor-run.ts.
  */
-import type { DriverConfig, VaultConfig } from "../../config.ts";
+import type { DriverConfig, NodeTokenFile, VaultConfig } from "../../config.ts";
+import { describeNodeToken, nodeTokenFileProblem } from "../../token/generator.ts";
 import { ConfigError, errorMessage } from "../../errors.ts";
 import { formatSeconds } from "../../env/goparse.ts";
 import type { HealthStatus, LookupSelfData, RoleData } from "../../vault/api.ts";
@@ -57,22 +58,27 @@ export function checkConfig(result: Outcome<DriverConfig>): CheckResult {
     return fail("config", errorMessage(result.error), `correct ${variable} in the environment the kubelet gives the driver`);
   }
   const c = result.value;
-  return ok("config", `${c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address}, role ${c.roleName}, node ${c.nodeName}, token file ${c.nodeToken.path}`);
+  const addr = c.vault.unixSocket ? `unix://${c.vault.unixSocket}` : c.vault.address;
+  // In pod identity mode VAULTTMPFS_ROLE_NAME is not used: naming it would point at the wrong setting.
+  if (c.podIdentity) return ok("config", `${addr}, mode pod-identity, login role ${c.podIdentity.loginRole} at auth/${c.podIdentity.authMount}, node ${c.nodeName}, revoke-only token ${c.nodeToken.path}`);
+  return ok("config", `${addr}, role ${c.roleName}, node ${c.nodeName}, token file ${c.nodeToken.path}`);
 }
 
 /** The node's authorization rules: warns about patterns one namespace could use to reach another's policies or roles. */
 export function checkTenancy(c: DriverConfig): CheckResult {
+  // The role pods get by default: the login role in pod identity mode (VAULTTMPFS_ROLE_NAME is not used there).
+  const [role, roleVariable, what] = c.podIdentity ? [c.podIdentity.loginRole, "VAULTTMPFS_LOGIN_ROLE", "login role"] : [c.roleName, "VAULTTMPFS_ROLE_NAME", "role"];
   // Roles fail: a shared role is a shared set of policies and limits. (loadConfig already refuses a colliding template.)
-  const riskyRoles = ambiguousPatterns([c.roleName, ...(c.allowedRoles ?? [])]);
+  const riskyRoles = ambiguousPatterns([role, ...(c.allowedRoles ?? [])]);
   if (riskyRoles.length > 0) {
-    return fail("tenancy", `roles ${riskyRoles.join(", ")}: a placeholder is followed by a character names can contain, so two tenants can reach the same role (namespace "team" also gets the roles of namespace "team-a")`, "separate placeholders with '_' (namespaces have none): VAULTTMPFS_ROLE_NAME=k8s_{namespace}_{serviceaccount}, VAULTTMPFS_ALLOWED_ROLES={namespace}_*");
+    return fail("tenancy", `roles ${riskyRoles.join(", ")}: a placeholder is followed by a character names can contain, so two tenants can reach the same role (namespace "team" also gets the roles of namespace "team-a")`, `separate placeholders with '_' (namespaces have none): ${roleVariable}=k8s_{namespace}_{serviceaccount}, VAULTTMPFS_ALLOWED_ROLES={namespace}_*`);
   }
   const risky = ambiguousPatterns(c.allowedPolicies);
   if (risky.length > 0) {
     return warn("tenancy", `${risky.join(", ")}: a placeholder is followed by a character names can contain, so namespace "team" also matches names of namespace "team-a"`, "separate placeholders with '.' or '_' (namespaces have neither): VAULTTMPFS_ALLOWED_POLICIES={namespace}.*, roles k8s_{namespace}");
   }
   const scope = c.allowedPolicies.includes("*") ? "any policy the role allows (VAULTTMPFS_ALLOWED_POLICIES=*)" : `policies matching ${c.allowedPolicies.join(", ")}`;
-  return ok("tenancy", `pods may request ${scope}; role ${c.roleName}${c.allowedRoles === null ? " (no vault/role override)" : ""}`);
+  return ok("tenancy", `pods may request ${scope}; ${what} ${role}${c.allowedRoles === null ? " (no vault/role override)" : ""}`);
 }
 
 function trustSource(v: VaultConfig): string {
@@ -118,30 +124,31 @@ export function checkVault(v: VaultConfig, probe: HealthProbe): CheckResult {
 /** What `stat` said about the token file: its owner and mode, or the error code. */
 export type FileFacts = { readonly uid: number; readonly mode: number; readonly isFile: boolean } | { readonly code: string };
 
-export function checkTokenFile(path: string, facts: FileFacts): CheckResult {
+/** The node token file by the driver's own rule (nodeTokenFileProblem): what the driver would refuse, doctor fails. */
+export function checkTokenFile(file: NodeTokenFile, facts: FileFacts): CheckResult {
+  const { path } = file;
+  const { name, bootstrap, variable } = describeNodeToken(file);
   if ("code" in facts) {
-    if (facts.code === "ENOENT") return fail("token-file", `no generator token at ${path}`, `create it: vaulttmpfs bootstrap (or set VAULTTMPFS_GENERATOR_TOKEN_PATH)`);
+    if (facts.code === "ENOENT") return fail("token-file", `no ${name} at ${path}`, `create it: ${bootstrap} (or set ${variable})`);
     return fail("token-file", `cannot stat ${path} (${facts.code})`, "run doctor as root");
   }
-  const mode = (facts.mode & 0o7777).toString(8).padStart(4, "0");
-  if (!facts.isFile) return fail("token-file", `${path} is not a regular file`, `replace it: vaulttmpfs bootstrap --force --path ${path}`);
-  if (facts.mode & 0o007) return fail("token-file", `${path} is mode ${mode}: any user on the node can read or change the generator token`, `chmod 0600 ${path}, then consider the token leaked: vaulttmpfs bootstrap --force`);
-  if (facts.mode & 0o020) return fail("token-file", `${path} is mode ${mode}: its group can replace the generator token, so the driver refuses it`, `chmod 0600 ${path}`);
-  if (facts.uid !== 0) return fail("token-file", `${path} belongs to uid ${facts.uid}, not root: that user can replace the token, so the driver refuses it`, `chown root ${path}`);
-  return ok("token-file", `${path}: root-owned, mode ${mode}`);
+  const problem = nodeTokenFileProblem(file, { uid: facts.uid, mode: facts.mode, isFile: () => facts.isFile });
+  if (problem) return fail("token-file", `${problem.detail}: the driver refuses it`, problem.fix);
+  return ok("token-file", `${path}: root-owned, mode ${(facts.mode & 0o7777).toString(8).padStart(4, "0")}`);
 }
 
-export function checkToken(lookup: Outcome<LookupSelfData>): CheckResult {
+export function checkToken(lookup: Outcome<LookupSelfData>, file: NodeTokenFile): CheckResult {
+  const { name, bootstrap } = describeNodeToken(file);
   if (!lookup.ok) {
-    if (isVaultStatus(lookup.error, 403)) return fail("token", `Vault refuses the generator token: revoked, expired or not a token (${vaultText(lookup.error)})`, "create a new one: vaulttmpfs bootstrap --force");
-    return fail("token", errorMessage(lookup.error), "create a new one with vaulttmpfs bootstrap --force, or see the vault check");
+    if (isVaultStatus(lookup.error, 403)) return fail("token", `Vault refuses the ${name}: revoked, expired or not a token (${vaultText(lookup.error)})`, `create a new one: ${bootstrap} --force`);
+    return fail("token", errorMessage(lookup.error), `create a new one with ${bootstrap} --force, or see the vault check`);
   }
   const t = lookup.value;
   const period = t.period ?? 0;
   const detail = `ttl ${formatSeconds(t.ttl)}, ${period > 0 ? `periodic ${formatSeconds(period)}` : "not periodic"}, ${t.renewable ? "renewable" : "not renewable"}, policies ${t.policies.join(", ")}`;
-  const replace = "replace it with a periodic token: vaulttmpfs bootstrap --force";
-  if (t.policies.includes("root")) return fail("token", `the generator token is a root token: ${detail}`, `${replace} (never root on a node)`);
-  if (t.expire_time === null) return warn("token", `the generator token never expires: ${detail}`, replace);
+  const replace = `replace it with a periodic token: ${bootstrap} --force`;
+  if (t.policies.includes("root")) return fail("token", `the ${name} is a root token: ${detail}`, `${replace} (never root on a node)`);
+  if (t.expire_time === null) return warn("token", `the ${name} never expires: ${detail}`, replace);
   if (period === 0 && !t.renewable) return warn("token", `not renewable, expires in ${formatSeconds(t.ttl)}: ${detail}`, replace);
   if (period === 0 && t.ttl < 3600) return warn("token", `expires in ${formatSeconds(t.ttl)} and is not periodic: ${detail}`, replace);
   return ok("token", detail);

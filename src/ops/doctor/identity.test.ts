@@ -2,28 +2,42 @@ import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../config.ts";
 import type { VaultApi } from "../../vault/api.ts";
 import { VaultNetworkError, VaultResponseError } from "../../vault/errors.ts";
-import { asRevokeOnly, checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
+import { checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
 
 const identity = loadConfig({ VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_AUTH_MOUNT: "jwt", VAULTTMPFS_LOGIN_ROLE: "apps" }).podIdentity!;
 const allowed = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-self": ["update"], "auth/token/lookup-accessor": ["update"] };
 const denied = { "auth/token/create": ["deny"], "auth/token/create-orphan": ["deny"], "auth/token/create/default": ["deny"], "auth/jwt/role/default": ["deny"] };
+const shipped = { policies: ["default", "vaulttmpfs_revoke_only"], identity_policies: null };
 
 describe("judgeRevokeOnly", () => {
   test("revokes, renews, mints nothing: ok", () => {
-    expect(judgeRevokeOnly(identity, { ok: true, value: { ...allowed, ...denied } })).toMatchObject({ status: "ok" });
+    expect(judgeRevokeOnly(identity, "applications", shipped, { ok: true, value: { ...allowed, ...denied } })).toMatchObject({ status: "ok" });
   });
   test("a token that may create tokens (or write a login role) fails, naming the paths", () => {
-    const r = judgeRevokeOnly(identity, { ok: true, value: { ...allowed, ...denied, "auth/token/create": ["update"], "auth/jwt/role/default": ["create"] } });
+    const r = judgeRevokeOnly(identity, "applications", shipped, { ok: true, value: { ...allowed, ...denied, "auth/token/create": ["update"], "auth/jwt/role/default": ["create"] } });
     expect(r).toMatchObject({ status: "fail", detail: expect.stringContaining("may write auth/token/create, auth/jwt/role/default: it can mint tokens") });
-    expect(judgeRevokeOnly(identity, { ok: true, value: { ...allowed, "auth/token/create": ["root"] } }).status).toBe("fail");
+    expect(judgeRevokeOnly(identity, "applications", shipped, { ok: true, value: { ...allowed, "auth/token/create": ["root"] } }).status).toBe("fail");
+  });
+  test("a token whose policies doctor cannot prove (another policy, an identity policy) fails, whatever the samples say", () => {
+    const all = { ...allowed, ...denied };
+    const other = judgeRevokeOnly(identity, "applications", { policies: ["default", "vaulttmpfs_revoke_only", "token_generator"], identity_policies: null }, { ok: true, value: all });
+    expect(other).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies token_generator: doctor cannot prove it mints nothing"), fix: expect.stringContaining("bootstrap --revoke-only --force") });
+    const viaGroup = judgeRevokeOnly(identity, "applications", { policies: ["default", "vaulttmpfs_revoke_only"], identity_policies: ["ops"] }, { ok: true, value: all });
+    expect(viaGroup).toMatchObject({ status: "fail", detail: expect.stringContaining("identity policies ops") });
+  });
+  test("the samples include the node's token role, the auth method's config, policies, auth methods and token roles", () => {
+    for (const path of ["auth/token/create/k8s-default", "auth/jwt/config", "sys/policies/acl/x", "sys/auth/x", "auth/token/roles/x"]) {
+      const r = judgeRevokeOnly(identity, "k8s-{namespace}", shipped, { ok: true, value: { ...allowed, ...denied, [path]: ["update"] } });
+      expect([path, r.status, r.detail]).toEqual([path, "fail", expect.stringContaining(`may write ${path}`)]);
+    }
   });
   test("a token that cannot revoke fails", () => {
-    expect(judgeRevokeOnly(identity, { ok: true, value: { ...denied, "auth/token/renew-self": ["update"] } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/revoke-accessor") });
-    expect(judgeRevokeOnly(identity, { ok: false, error: new Error("boom") }).status).toBe("fail");
+    expect(judgeRevokeOnly(identity, "applications", shipped, { ok: true, value: { ...denied, "auth/token/renew-self": ["update"] } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/revoke-accessor") });
+    expect(judgeRevokeOnly(identity, "applications", shipped, { ok: false, error: new Error("boom") }).status).toBe("fail");
   });
   test("a token that cannot look accessors up fails: wrapped pods that set vault/policies could not be checked", () => {
     const { "auth/token/lookup-accessor": _, ...noLookup } = allowed;
-    expect(judgeRevokeOnly(identity, { ok: true, value: { ...denied, ...noLookup } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/lookup-accessor") });
+    expect(judgeRevokeOnly(identity, "applications", shipped, { ok: true, value: { ...denied, ...noLookup } })).toMatchObject({ status: "fail", detail: expect.stringContaining("auth/token/lookup-accessor") });
   });
 });
 
@@ -41,14 +55,5 @@ describe("checkAuthMethod", () => {
   test("a method that accepts a JWT that is not one is a failure", async () => {
     const api = { login: async () => ({}) } as unknown as VaultApi;
     expect((await checkAuthMethod(api, identity)).status).toBe("fail");
-  });
-});
-
-describe("asRevokeOnly", () => {
-  test("the shared token verdicts speak of the revoke-only token and its bootstrap", () => {
-    expect(asRevokeOnly({ name: "token-file", status: "fail", detail: "no generator token at /x", fix: "create it: vaulttmpfs bootstrap (or set VAULTTMPFS_GENERATOR_TOKEN_PATH)" })).toEqual({
-      name: "token-file", status: "fail", detail: "no revoke-only token at /x", fix: "create it: vaulttmpfs bootstrap --revoke-only (or set VAULTTMPFS_REVOKE_TOKEN_PATH)",
-    });
-    expect(asRevokeOnly({ name: "token", status: "ok", detail: "ttl 24h" })).toEqual({ name: "token", status: "ok", detail: "ttl 24h" });
   });
 });

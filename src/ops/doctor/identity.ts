@@ -10,42 +10,45 @@ import { errorMessage } from "../../errors.ts";
 import type { PodIdentityConfig } from "../../identity/config.ts";
 import { loadKubeconfig, readKubeTls } from "../../kube/kubeconfig.ts";
 import { readOwnNode } from "../../kube/token-request.ts";
-import type { VaultApi } from "../../vault/api.ts";
+import type { LookupSelfData, VaultApi } from "../../vault/api.ts";
 import { VaultResponseError, flattenGoMultiError } from "../../vault/errors.ts";
-import { describeNeeds, isRoleTemplate, mintingPaths, revokeOnlyNeeds, sampleRole, unmetNeeds, writablePaths } from "./capabilities.ts";
+import { isRoleTemplate } from "../../authz/authorize.ts";
+import { describeNeeds, mintingPaths, REVOKE_ONLY_POLICY, revokeOnlyNeeds, sampleRole, unmetNeeds, writablePaths } from "./capabilities.ts";
 import { attempt, fail, ok, warn, type CheckResult, type Outcome } from "./checks.ts";
 
 const POLICY_FILE = "policies/revoke_only_policy.hcl";
 
-/**
- * The token-file and token verdicts are shared with token-role mode, whose
- * words name the generator; in this mode the same file holds the revoke-only
- * token, made by `bootstrap --revoke-only`.
- */
-export function asRevokeOnly(r: CheckResult): CheckResult {
-  const say = (t: string) =>
-    t
-      .replaceAll("generator token", "revoke-only token")
-      .replaceAll("VAULTTMPFS_GENERATOR_TOKEN_PATH", "VAULTTMPFS_REVOKE_TOKEN_PATH")
-      .replaceAll(/vaulttmpfs bootstrap(?! --revoke-only)/g, "vaulttmpfs bootstrap --revoke-only");
-  return r.fix === undefined ? { ...r, detail: say(r.detail) } : { ...r, detail: say(r.detail), fix: say(r.fix) };
-}
+/** The node token's policies, as lookup-self showed them. */
+export type TokenPolicies = Pick<LookupSelfData, "policies" | "identity_policies">;
 
-/** Pure verdict on what sys/capabilities-self said about the revoke-only token. */
-export function judgeRevokeOnly(identity: PodIdentityConfig, caps: Outcome<Record<string, string[]>>): CheckResult {
+/**
+ * Pure verdict on the revoke-only token: its policies and what
+ * sys/capabilities-self said. Doctor runs with this token, which may not read
+ * policy texts, so it cannot prove a policy other than the shipped one
+ * harmless: any other policy (or an identity policy) fails, and the sampled
+ * paths catch the shipped policy name given a wider text.
+ */
+export function judgeRevokeOnly(identity: PodIdentityConfig, roleName: string, self: TokenPolicies, caps: Outcome<Record<string, string[]>>): CheckResult {
+  const extra = self.policies.filter((p) => p !== "default" && p !== REVOKE_ONLY_POLICY);
+  const viaIdentity = self.identity_policies ?? [];
+  if (extra.length > 0 || viaIdentity.length > 0) {
+    const which = [...(extra.length ? [`policies ${extra.join(", ")}`] : []), ...(viaIdentity.length ? [`identity policies ${viaIdentity.join(", ")}`] : [])].join(" and ");
+    return fail("capabilities", `the node token also has ${which}: doctor cannot prove it mints nothing (it may not read policy texts)`, `replace it with a token holding only ${REVOKE_ONLY_POLICY} (${POLICY_FILE}): vaulttmpfs bootstrap --revoke-only --force, which proves the policy texts, then revoke the old one`);
+  }
   if (!caps.ok) return fail("capabilities", `cannot ask Vault what the revoke-only token may do: ${errorMessage(caps.error)}`, "sys/capabilities-self is in Vault's default policy: do not create the token with no_default_policy");
   const unmet = unmetNeeds(revokeOnlyNeeds(), caps.value);
   if (unmet.length > 0) return fail("capabilities", `the revoke-only token may not: ${describeNeeds(unmet)}`, `grant them with ${POLICY_FILE}: vaulttmpfs bootstrap --revoke-only --force`);
-  const minting = writablePaths(mintingPaths(identity.authMount), caps.value);
+  const forbidden = mintingPaths(identity.authMount, roleName);
+  const minting = writablePaths(forbidden, caps.value);
   if (minting.length > 0) {
     return fail("capabilities", `the node token may write ${minting.join(", ")}: it can mint tokens, which pod identity mode exists to avoid`, `replace it with a token holding only ${POLICY_FILE}: vaulttmpfs bootstrap --revoke-only --force, then revoke the old one`);
   }
-  return ok("capabilities", `may revoke accessors and renew itself; may create no token (${mintingPaths(identity.authMount).join(", ")} denied)`);
+  return ok("capabilities", `policies ${self.policies.join(", ")}; may revoke accessors and renew itself; may create no token (${forbidden.join(", ")} denied)`);
 }
 
-export async function checkRevokeOnlyToken(api: VaultApi, identity: PodIdentityConfig, token: string): Promise<CheckResult> {
-  const paths = [...revokeOnlyNeeds().map((n) => n.path), ...mintingPaths(identity.authMount)];
-  return judgeRevokeOnly(identity, await attempt(() => api.capabilitiesSelf(token, paths)));
+export async function checkRevokeOnlyToken(api: VaultApi, identity: PodIdentityConfig, roleName: string, token: string, self: TokenPolicies): Promise<CheckResult> {
+  const paths = [...revokeOnlyNeeds().map((n) => n.path), ...mintingPaths(identity.authMount, roleName)];
+  return judgeRevokeOnly(identity, roleName, self, await attempt(() => api.capabilitiesSelf(token, paths)));
 }
 
 /** kubeconfig, then kube-api: the API server answers the kubelet's certificate as this node. */

@@ -7,10 +7,11 @@ import { existsSync, statSync } from "node:fs";
 import { loadConfig, type DriverConfig, type NodeTokenFile } from "../../config.ts";
 import { services, type Context } from "../../context.ts";
 import { errorMessage } from "../../errors.ts";
-import { readNodeToken } from "../../token/generator.ts";
-import type { VaultApi } from "../../vault/api.ts";
+import { describeNodeToken, readNodeToken } from "../../token/generator.ts";
+import type { LookupSelfData, VaultApi } from "../../vault/api.ts";
 import type { PodIdentityConfig } from "../../identity/config.ts";
-import { generatorNeeds, isRoleTemplate } from "./capabilities.ts";
+import { generatorNeeds } from "./capabilities.ts";
+import { isRoleTemplate } from "../../authz/authorize.ts";
 import {
   attempt, checkCapabilities, checkConfig, checkRole, checkTenancy, checkToken, checkTokenFile, checkTls, checkVault, fail, skip,
   type CheckResult, type FileFacts, type HealthProbe,
@@ -55,21 +56,21 @@ function fileFacts(path: string): FileFacts {
   }
 }
 
-/** tls, vault, token-file, token, capabilities, role. */
+/** tls, vault, token-file, then token, capabilities and role (token-role mode) or the pod identity checks. */
 async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckResult[]> {
   const { api } = services(config, ctx);
   const probe = await probeHealth(api, ctx.now);
   const vault = checkVault(config.vault, probe);
-  const tokenFile = checkTokenFile(config.nodeToken.path, fileFacts(config.nodeToken.path));
+  const tokenFile = checkTokenFile(config.nodeToken, fileFacts(config.nodeToken.path));
   const head = [checkTls(config.vault, probe), vault, tokenFile];
-  if (!usable(vault)) return [...head, ...(["token", "capabilities", "role"] as const).map((n) => skip(n, "not checked: Vault is not usable (see tls and vault)"))];
+  // Decided before anything about Vault: the kube checks of this mode need no Vault, and its checks are not token-role's.
+  if (config.podIdentity) {
+    return [...head, ...(await podIdentityChecks(api, config, config.podIdentity, usable(vault), tokenFile))];
+  }
+  if (!usable(vault)) return [...head, ...(["token", "capabilities", "role"] as const).map((n) => skip(n, VAULT_DOWN))];
 
   const token = await tokenCheck(api, config.nodeToken, tokenFile);
   const generator = usable(token.result) ? token.value : undefined;
-  if (config.podIdentity) {
-    const { asRevokeOnly } = await import("./identity.ts");
-    return [checkTls(config.vault, probe), vault, asRevokeOnly(tokenFile), asRevokeOnly(token.result), ...(await podIdentityChecks(api, config, config.podIdentity, generator))];
-  }
   const needs = generatorNeeds(config.roleName);
   const capabilities = generator
     ? checkCapabilities(config.roleName, needs, await attempt(() => api.capabilitiesSelf(generator, needs.map((n) => n.path))))
@@ -77,22 +78,34 @@ async function vaultChecks(config: DriverConfig, ctx: Context): Promise<CheckRes
   return [...head, token.result, capabilities, await roleCheck(api, config, generator)];
 }
 
-/** capabilities of the revoke-only token, then kubeconfig, kube-api and auth-method instead of the token role. */
-async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: PodIdentityConfig, token: string | undefined): Promise<CheckResult[]> {
+const VAULT_DOWN = "not checked: Vault is not usable (see tls and vault)";
+
+/**
+ * token and capabilities of the revoke-only token, then kubeconfig, kube-api
+ * (always: they ask the API server, not Vault) and auth-method instead of the
+ * token role.
+ */
+async function podIdentityChecks(api: VaultApi, config: DriverConfig, identity: PodIdentityConfig, vaultUsable: boolean, tokenFile: CheckResult): Promise<CheckResult[]> {
   const { checkAuthMethod, checkKube, checkRevokeOnlyToken } = await import("./identity.ts");
-  const capabilities = token ? await checkRevokeOnlyToken(api, identity, token) : skip("capabilities", "not checked: no usable revoke-only token (see token)");
-  return [capabilities, ...(await checkKube(config, identity)), await checkAuthMethod(api, identity)];
+  const kube = await checkKube(config, identity);
+  if (!vaultUsable) return [skip("token", VAULT_DOWN), skip("capabilities", VAULT_DOWN), ...kube, skip("auth-method", VAULT_DOWN)];
+  const token = await tokenCheck(api, config.nodeToken, tokenFile);
+  const capabilities = usable(token.result) && token.value !== undefined && token.self
+    ? await checkRevokeOnlyToken(api, identity, config.roleName, token.value, token.self)
+    : skip("capabilities", "not checked: no usable revoke-only token (see token)");
+  return [token.result, capabilities, ...kube, await checkAuthMethod(api, identity)];
 }
 
 /** Reads the token file (even a too-open one: its token is still worth checking) and asks Vault about it. */
-async function tokenCheck(api: VaultApi, file: NodeTokenFile, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string }> {
+async function tokenCheck(api: VaultApi, file: NodeTokenFile, tokenFile: CheckResult): Promise<{ result: CheckResult; value?: string; self?: LookupSelfData }> {
   let token: string;
   try {
     token = readNodeToken(file, { judgeFile: false }); // the token-file check judges the file
   } catch (err) {
-    return { result: usable(tokenFile) ? fail("token", errorMessage(err), "rewrite it: vaulttmpfs bootstrap --force") : skip("token", "not checked: no readable token file (see token-file)") };
+    return { result: usable(tokenFile) ? fail("token", errorMessage(err), `rewrite it: ${describeNodeToken(file).bootstrap} --force`) : skip("token", "not checked: no readable token file (see token-file)") };
   }
-  return { result: checkToken(await attempt(() => api.lookupSelf(token))), value: token };
+  const lookup = await attempt(() => api.lookupSelf(token));
+  return { result: checkToken(lookup, file), value: token, ...(lookup.ok ? { self: lookup.value } : {}) };
 }
 
 /** Reads the role with VAULT_TOKEN when set (an operator's broader rights), else with the generator token. */
