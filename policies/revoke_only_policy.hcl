@@ -30,6 +30,19 @@ path "auth/token/lookup-self" {
   capabilities = ["read"]
 }
 
+# Take itself back: bootstrap revokes a token it refuses to write, and an
+# operator may retire a node's token from the node.
+path "auth/token/revoke-self" {
+  capabilities = ["update"]
+}
+
+# `vaulttmpfs doctor` asks Vault what this token may do. The token has no
+# `default` policy (bootstrap --revoke-only leaves it out, so that everything
+# it may do is written here), so this one right of `default` is repeated.
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}
+
 # Nothing else: no auth/token/create*, no auth/<mount>/role, no secrets.
-# `vaulttmpfs doctor` asks Vault (sys/capabilities-self, in the default
-# policy) that every create path is denied to this token.
+# `vaulttmpfs doctor` asks Vault (sys/capabilities-self, above) that every
+# create path is denied to this token.

@@ -6,7 +6,7 @@
  * src/flex/options.test.ts.)
  */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mountAt, runOperator } from "./support/kubelet.ts";
 import { podUid, useWorld } from "./support/world.ts";
@@ -60,6 +60,17 @@ describe("the log file", () => {
     await w.kubelet.call(["unmount", w.kubelet.volumeDir(podUid())], { ...w.env, VAULTTMPFS_LOG_FILE: open });
     expect(statSync(open).mode & 0o777).toBe(0o640);
     expect(readFileSync(open, "utf8")).toContain('"op":"unmount"');
+  });
+
+  test("a hard link at VAULTTMPFS_LOG_FILE is not written through: the linked file keeps its content and mode", async () => {
+    const precious = join(w.root, `precious-${podUid()}`);
+    writeFileSync(precious, "root's file\n", { mode: 0o600 });
+    const link = join(w.root, `log-hardlink-${podUid()}`);
+    linkSync(precious, link);
+    const u = await w.kubelet.call(["unmount", w.kubelet.volumeDir(podUid())], { ...w.env, VAULTTMPFS_LOG_FILE: link });
+    expect(u.json.status).toBe("Success");
+    expect(readFileSync(precious, "utf8")).toBe("root's file\n");
+    expect(statSync(precious).mode & 0o777).toBe(0o600);
   });
 
   test("a log file another user created first is not written: they would read every accessor and pod name", async () => {

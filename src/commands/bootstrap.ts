@@ -59,7 +59,7 @@ async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Conte
   registerSecret(session.token); // the LDAP login token (VAULT_TOKEN is registered already)
   let created: SecretAuth;
   try {
-    created = await createGenerator(api, session, { policies, periodSeconds: flags.periodSeconds, node: config.nodeName });
+    created = await createGenerator(api, session, { policies, periodSeconds: flags.periodSeconds, node: config.nodeName, revokeOnly: flags.revokeOnly });
     registerSecret(created.client_token);
     // Proven while the session lives: its token reads the policy texts.
     if (flags.revokeOnly) await proveRevokeOnlyOrRevoke(api, created, session, { authMount: revokeOnlyIdentity(config, ctx.env).authMount, roleName: config.roleName });
@@ -71,8 +71,7 @@ async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Conte
   try {
     writeTokenFile(path, created.client_token, flags.force);
   } catch (err) {
-    await revokeQuietly(api, created.client_token);
-    throw new DriverError(`${errorMessage(err)}; the new token was revoked`);
+    throw new DriverError(`${errorMessage(err)}; ${await revokeNew(api, created, "the new token")}`);
   }
   report(io, { path, created, session, node: config.nodeName, periodSeconds: flags.periodSeconds, kind: flags.revokeOnly ? "revoke-only" : "generator" });
   if (path !== defaultPath) {
@@ -81,7 +80,7 @@ async function bootstrap(flags: BootstrapFlags, config: DriverConfig, ctx: Conte
   if (previous !== undefined) await notePrevious(api, previous, path, io);
 }
 
-async function createGenerator(api: VaultApi, session: Session, opts: { policies: readonly string[]; periodSeconds: number; node: string }): Promise<SecretAuth> {
+async function createGenerator(api: VaultApi, session: Session, opts: { policies: readonly string[]; periodSeconds: number; node: string; revokeOnly: boolean }): Promise<SecretAuth> {
   try {
     return await api.createOrphan(session.token, generatorTokenRequest({ ...opts, creator: session.creator }));
   } catch (err) {
@@ -115,9 +114,8 @@ async function checkOrRevoke(api: VaultApi, created: SecretAuth, roleName: strin
   if (sampled.length > 0) io.err(`warning: the new token is not allowed ${describeNeeds(sampled)}; with a templated role this can only be checked per namespace\n`);
   const blocking = unmet.filter((n) => !n.sampled);
   if (blocking.length === 0) return;
-  await revokeQuietly(api, created.client_token);
   const policies = (created.token_policies ?? created.policies ?? []).join(", ");
-  throw new DriverError(`the new token (policies ${policies}) is not allowed ${describeNeeds(blocking)}: does the policy exist and grant this? It was revoked and nothing was written`);
+  throw new DriverError(`the new token (policies ${policies}) is not allowed ${describeNeeds(blocking)}: does the policy exist and grant this? ${await revokeNew(api, created, "It")} and nothing was written`);
 }
 
 /**
@@ -131,21 +129,27 @@ async function proveRevokeOnlyOrRevoke(api: VaultApi, created: SecretAuth, sessi
   try {
     problems = await revokeOnlyProblems({ api, operatorToken: session.token, via: session.via, nodeToken: created.client_token, ...opts });
   } catch (err) {
-    await revokeQuietly(api, created.client_token);
-    if (err instanceof PolicyUnreadableError) throw new DriverError(`${err.message}. The new token was revoked and nothing was written`);
+    const revoked = await revokeNew(api, created, "The new token");
+    if (err instanceof PolicyUnreadableError) throw new DriverError(`${err.message}. ${revoked} and nothing was written`);
     throw err;
   }
   if (problems.length === 0) return;
-  await revokeQuietly(api, created.client_token);
   const policies = (created.token_policies ?? created.policies ?? []).join(", ");
-  throw new DriverError(`the new token (policies ${policies}) is not provably revoke-only: ${problems.join("; ")}. Use only policies/revoke_only_policy.hcl. It was revoked and nothing was written`);
+  throw new DriverError(`the new token (policies ${policies}) is not provably revoke-only: ${problems.join("; ")}. Use only policies/revoke_only_policy.hcl. ${await revokeNew(api, created, "It")} and nothing was written`);
 }
 
-async function revokeQuietly(api: VaultApi, token: string): Promise<void> {
+/**
+ * Takes back a token bootstrap will not write (revoke-self: the operator's
+ * policy may revoke nothing else). Says whether it worked: a token made
+ * without the default policy and without the shipped policy cannot revoke
+ * itself, and then the operator must, by its accessor (never a secret).
+ */
+async function revokeNew(api: VaultApi, created: SecretAuth, subject: string): Promise<string> {
   try {
-    await api.revokeSelf(token);
-  } catch {
-    // best effort: the caller's error says what went wrong first
+    await api.revokeSelf(created.client_token);
+    return `${subject} was revoked`;
+  } catch (err) {
+    return `${subject} could not revoke itself (${errorMessage(err)}): revoke it with "vault token revoke -accessor ${created.accessor}"`;
   }
 }
 

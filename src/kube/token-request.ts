@@ -109,7 +109,7 @@ async function kubeCall(target: KubeTarget, method: "GET" | "POST", path: string
     // request and its credentials) is described, never copied into a pod's events.
     const status = (json ?? {}) as { kind?: unknown; message?: unknown; reason?: unknown };
     const apiStatus = status.kind === "Status" && typeof status.message === "string";
-    const message = apiStatus ? (status.message as string) : `not an answer from the API server (${describeBody(response.headers.get("content-type"), text)}); check the server in ${target.kubeconfig} and any proxy in between`;
+    const message = apiStatus ? (status.message as string).slice(0, 1024) : `not an answer from the API server (${describeBody(response.headers.get("content-type"), text)}); check the server in ${target.kubeconfig} and any proxy in between`;
     throw new KubeApiError(response.status, apiStatus && typeof status.reason === "string" ? status.reason : "", message, what);
   }
   return json;

@@ -57,7 +57,8 @@ function appendLine(file: string, line: string): void {
   const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, LOG_MODE);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.uid !== (process.geteuid?.() ?? 0)) return;
+    // A second link would be another file's content (fs.protected_hardlinks=0 lets a user link root's files).
+    if (!st.isFile() || st.uid !== (process.geteuid?.() ?? 0) || st.nlink !== 1) return;
     if (st.mode & 0o137) fchmodSync(fd, st.mode & LOG_MODE);
     const bytes = Buffer.from(line);
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);

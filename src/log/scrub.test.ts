@@ -26,6 +26,11 @@ test("a signed JWT (a service-account token) goes even when never registered; a 
   expect(scrub("eyJhbGciOiJSUzI1NiJ9 alone")).toBe("eyJhbGciOiJSUzI1NiJ9 alone");
 });
 
+test("an OpenBao batch token (b. and ~130 characters with - and _) goes by its shape", () => {
+  const batch = "b.AAAAAQKlxdcK7pQpLwW8gI3ZQ_fGqZ-Wz0mKq1rT8Vq0b8sHjQ3yK9m8UuEwzHf0E2nD-lqP5XrH7sY1vA4cB6dF9gJ2kL3mN5oR7tU8wX0yZ1aB2cD4eF6gH8iJ0kL2mN4o";
+  expect(scrub(`token ${batch} end`)).toBe("token [redacted] end");
+});
+
 test("the kubelet's JSON and the log line are scrubbed", () => {
   registerSecret("pod-token-value-123");
   expect(renderResult(failure("Vault said pod-token-value-123 is bad"))).toBe('{"status":"Failure","message":"Vault said [redacted] is bad"}\n');

@@ -14,9 +14,9 @@ const held = new Set<string>();
 /** Shortest value treated as a secret: shorter ones would redact ordinary words. */
 const MIN_SECRET_LENGTH = 8;
 
-/** Vault's token formats: `hvs.`/`hvb.`/`hvr.` (1.10+) and the older `s.`/`b.`/`r.` with 24 characters. */
+/** Vault's token formats: `hvs.`/`hvb.`/`hvr.` (1.10+) and the older (and OpenBao's) `s.`/`b.`/`r.` with 24 characters or more (an OpenBao batch token is ~130, with `-` and `_`). */
 /** …and a JWS in compact form (a service-account token): base64url JSON header and payload, then a signature. */
-const TOKEN_SHAPE = /\b(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sbr]\.[A-Za-z0-9]{24}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)\b/g;
+const TOKEN_SHAPE = /\b(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sbr]\.[A-Za-z0-9_-]{24,}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)\b/g;
 
 export const REDACTED = "[redacted]";
 

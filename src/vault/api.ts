@@ -42,6 +42,8 @@ export interface TokenCreateRequest {
   display_name: string;
   num_uses?: number;
   renewable?: boolean;
+  /** Leave out the `default` policy (whose text an administrator may have widened). */
+  no_default_policy?: boolean;
 }
 
 export interface LookupSelfData {

@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { grantsBeyond, parsePolicyRules, PolicyTextError } from "./policy-text.ts";
 
-const ALLOWED = ["auth/token/revoke-accessor", "auth/token/renew-self", "auth/token/lookup-self", "auth/token/lookup-accessor"];
+const ALLOWED = ["auth/token/revoke-accessor", "auth/token/renew-self", "auth/token/lookup-self", "auth/token/lookup-accessor", "auth/token/revoke-self", "sys/capabilities-self"];
 const policy = (name: string) => readFileSync(join(import.meta.dir, "..", "..", "policies", name), "utf8");
 
 describe("parsePolicyRules", () => {
-  test("the shipped revoke-only policy grants nothing beyond the four paths", () => {
+  test("the shipped revoke-only policy grants nothing beyond its six paths", () => {
     const rules = parsePolicyRules(policy("revoke_only_policy.hcl"));
     expect(rules.map((r) => r.path).sort()).toEqual([...ALLOWED].sort());
     expect(grantsBeyond(rules, ALLOWED)).toEqual([]);
@@ -46,6 +46,11 @@ describe("parsePolicyRules", () => {
       `{"path": {"x": {"capabilities": ["update"], "min_wrapping_ttl": "1s"}}}`,
       `{"path": [1]}`,
       `{not json`,
+      // A key repeated in one object: Vault keeps every copy, JSON.parse only the last, which would hide the first's grants.
+      `{"path": {"auth/token/create/team-*": {"capabilities": ["update"]}}, "path": {"auth/token/renew-self": {"capabilities": ["update"]}}}`,
+      `{"path": {"auth/token/create/team-*": {"capabilities": ["update"]}, "auth/token/create/team-*": {}}}`,
+      `{"path": {"auth/token/create-orphan": {"capabilities": ["update"], "capabilities": []}}}`,
+      `{"path": {"x": {}}, "\\u0070ath": {"auth/token/create": {"capabilities": ["update"]}}}`,
     ]) {
       expect(() => parsePolicyRules(text), text).toThrow(PolicyTextError);
     }

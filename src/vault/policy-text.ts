@@ -29,6 +29,7 @@ function parseJson(text: string): PolicyRule[] {
   } catch (err) {
     throw new PolicyTextError(`not valid JSON: ${(err as Error).message}`);
   }
+  refuseRepeatedKeys(text);
   const obj = asObject(doc, "the policy");
   for (const key of Object.keys(obj)) if (key !== "path") throw new PolicyTextError(`unknown top-level key ${JSON.stringify(key)}`);
   const paths = asObject(obj.path ?? {}, `"path"`);
@@ -39,6 +40,38 @@ function parseJson(text: string): PolicyRule[] {
     if (!Array.isArray(caps) || !caps.every((c) => typeof c === "string")) throw new PolicyTextError(`path ${JSON.stringify(path)}: capabilities must be a list of strings`);
     return { path, capabilities: caps as string[] };
   });
+}
+
+/**
+ * Vault reads a JSON policy as HCL does and keeps every copy of a repeated
+ * key (two "path" objects, one path twice, "capabilities" twice); JSON.parse
+ * keeps only the last, so a grant in an earlier copy would go unseen. Any key
+ * repeated within one object is refused. Runs on text JSON.parse accepted.
+ */
+function refuseRepeatedKeys(text: string): void {
+  const objects: (Set<string> | null)[] = []; // null: an array
+  let lastString: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      lastString = JSON.parse(text.slice(i, j + 1)) as string; // decodes escapes: "\u0070ath" is "path"
+      i = j;
+      continue;
+    }
+    if (/\s/.test(c)) continue;
+    if (c === ":") {
+      const keys = objects.at(-1);
+      if (keys && lastString !== undefined) {
+        if (keys.has(lastString)) throw new PolicyTextError(`the key ${JSON.stringify(lastString)} is repeated in one object (Vault would keep both copies)`);
+        keys.add(lastString);
+      }
+    } else if (c === "{") objects.push(new Set());
+    else if (c === "[") objects.push(null);
+    else if (c === "}" || c === "]") objects.pop();
+    lastString = undefined;
+  }
 }
 
 function asObject(v: unknown, what: string): Record<string, unknown> {

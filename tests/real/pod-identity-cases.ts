@@ -75,7 +75,7 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       // The only node token there is: the revoke-only one. No generator token exists on this node.
       expect(existsSync("/etc/kubernetes/vaulttoken")).toBe(false);
       const lookup = await w.bao.api("GET", "auth/token/lookup-self", { token: readFileSync(w.revokeTokenPath, "utf8").trim() });
-      expect(lookup.json.data.policies).toEqual(["default", "vaulttmpfs_revoke_only"]);
+      expect(lookup.json.data.policies).toEqual(["vaulttmpfs_revoke_only"]);
       const log = readFileSync(w.logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
       expect(log.at(-1)).toMatchObject({ op: "unmount", result: "success", podUid: pod.uid, detail: expect.stringContaining("token revoked") });
     });
@@ -243,7 +243,7 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       const minting = join(w.root, "minting-token");
       const gen = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["team-a-app"], no_default_policy: false, meta: {} } });
       await w.bao.api("PUT", "sys/policies/acl/minter", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
-      const minter = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["vaulttmpfs_revoke_only", "minter"], period: "1h" } });
+      const minter = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["vaulttmpfs_revoke_only", "minter"], period: "1h", no_default_policy: true } });
       writeFileSync(minting, `${minter.json.auth.client_token}\n`, { mode: 0o600 });
       w.vaultTokens.push(gen.json.auth.client_token, minter.json.auth.client_token);
       const bad = await w.run(["doctor", "--json"], { VAULTTMPFS_REVOKE_TOKEN_PATH: minting });
@@ -251,7 +251,7 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(JSON.parse(bad.stdout).checks.find((c: { name: string }) => c.name === "capabilities")).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies minter: doctor cannot prove it mints nothing") });
       // The shipped generator policy mints on auth/token/create/applications, a path no fixed sample named: doctor refuses any policy it cannot prove.
       await w.bao.api("PUT", "sys/policies/acl/generator", { token: w.bao.rootToken, body: { policy: readFileSync(join(import.meta.dir, "..", "..", "policies", "token_generator_policy.hcl"), "utf8") } });
-      const generator = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["vaulttmpfs_revoke_only", "generator"], period: "1h" } });
+      const generator = await w.bao.api("POST", "auth/token/create", { token: w.bao.rootToken, body: { policies: ["vaulttmpfs_revoke_only", "generator"], period: "1h", no_default_policy: true } });
       w.vaultTokens.push(generator.json.auth.client_token);
       writeFileSync(minting, `${generator.json.auth.client_token}\n`, { mode: 0o600 });
       const generatorDoctor = await w.run(["doctor", "--json"], { VAULTTMPFS_REVOKE_TOKEN_PATH: minting });
@@ -304,6 +304,15 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       expect(r.stderr).toContain("policy minter grants update on auth/token/create");
       expect(r.stderr).toContain("It was revoked and nothing was written");
       expect(existsSync(path)).toBe(false);
+      // Without the shipped policy (and without default) the token cannot take itself back: the operator is told how, by accessor.
+      const alone = await w.run(["bootstrap", "--revoke-only", "--policy", "minter", "--path", path], { VAULT_TOKEN: w.bao.rootToken });
+      expect(alone.exitCode).toBe(1);
+      const accessor = /vault token revoke -accessor ([A-Za-z0-9.]+)/.exec(alone.stderr)?.[1];
+      expect(alone.stderr).toContain("It could not revoke itself");
+      expect(existsSync(path)).toBe(false);
+      expect(await w.alive(accessor!)).toBe(true);
+      await w.bao.api("POST", "auth/token/revoke-accessor", { token: w.bao.rootToken, body: { accessor } });
+      expect(await w.alive(accessor!)).toBe(false);
     });
 
     test("bootstrap --revoke-only proves the policy texts: the shipped generator policy, or a multi-tenant one, is refused by its text", async () => {
@@ -311,7 +320,10 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
       const generator = readFileSync(join(import.meta.dir, "..", "..", "policies", "token_generator_policy.hcl"), "utf8");
       await w.bao.api("PUT", "sys/policies/acl/generator", { token: w.bao.rootToken, body: { policy: generator } });
       await w.bao.api("PUT", "sys/policies/acl/tenants", { token: w.bao.rootToken, body: { policy: 'path "auth/token/create/k8s-*" { capabilities = ["update"] }\npath "sys/policies/acl/*" { capabilities = ["create", "update"] }' } });
-      for (const [policy, says] of [["generator", "policy generator grants create,update on auth/token/create/applications"], ["tenants", "policy tenants grants update on auth/token/create/k8s-*"]] as const) {
+      // JSON with "path" twice: OpenBao keeps both copies (so the token could create on team-*), JSON.parse only the last.
+      const smuggle = `{"path": {"auth/token/create/team-*": {"capabilities": ["update"]}}, "path": {"auth/token/revoke-accessor": {"capabilities": ["update"]}}}`;
+      expect((await w.bao.api("PUT", "sys/policies/acl/smuggle", { token: w.bao.rootToken, body: { policy: smuggle } })).status).toBe(204);
+      for (const [policy, says] of [["generator", "policy generator grants create,update on auth/token/create/applications"], ["tenants", "policy tenants grants update on auth/token/create/k8s-*"], ["smuggle", `policy smuggle has rules bootstrap cannot read (the key "path" is repeated`]] as const) {
         const before = (await accessors(w)).length;
         const r = await w.run(["bootstrap", "--revoke-only", "--policy", `vaulttmpfs_revoke_only,${policy}`, "--path", path], { VAULT_TOKEN: w.bao.rootToken });
         expect([policy, r.exitCode]).toEqual([policy, 1]);
@@ -319,6 +331,25 @@ export function describeIdentityCases(method: AuthMethod, texts: MethodTexts): v
         expect(r.stderr).toContain("It was revoked and nothing was written");
         expect(existsSync(path)).toBe(false);
         expect((await accessors(w)).length).toBe(before);
+      }
+    });
+
+    test("bootstrap --revoke-only leaves out the default policy: a widened default gives the node token nothing (checked at the server)", async () => {
+      const path = join(w.root, "no-default-token");
+      const original = (await w.bao.api("GET", "sys/policies/acl/default", { token: w.bao.rootToken })).json.data.policy as string;
+      await w.bao.api("PUT", "sys/policies/acl/default", { token: w.bao.rootToken, body: { policy: `${original}\npath "auth/token/create/team-*" { capabilities = ["update"] }\n` } });
+      try {
+        const r = await w.run(["bootstrap", "--revoke-only", "--path", path], { VAULT_TOKEN: w.bao.rootToken });
+        expect(r.exitCode).toBe(0);
+        const token = readFileSync(path, "utf8").trim();
+        expect((await w.bao.api("POST", "auth/token/lookup", { token: w.bao.rootToken, body: { token } })).json.data.policies).toEqual(["vaulttmpfs_revoke_only"]);
+        const caps = await w.bao.api("POST", "sys/capabilities", { token: w.bao.rootToken, body: { token, paths: ["auth/token/create/team-a", "auth/token/revoke-accessor"] } });
+        expect(caps.json.data["auth/token/create/team-a"]).toEqual(["deny"]);
+        expect(caps.json.data["auth/token/revoke-accessor"]).toEqual(["update"]);
+        await w.bao.api("POST", "auth/token/revoke", { token: w.bao.rootToken, body: { token } });
+        rmSync(path);
+      } finally {
+        await w.bao.api("PUT", "sys/policies/acl/default", { token: w.bao.rootToken, body: { policy: original } });
       }
     });
 

@@ -88,9 +88,12 @@ export function parseTokenPath(raw: string, source: string): string {
  * outlives whoever ran bootstrap), periodic and renewable (the driver renews
  * it), labelled with the node and the person who made it.
  */
-export function generatorTokenRequest(opts: { policies: readonly string[]; periodSeconds: number; node: string; creator: string | undefined }): TokenCreateRequest {
+export function generatorTokenRequest(opts: { policies: readonly string[]; periodSeconds: number; node: string; creator: string | undefined; revokeOnly?: boolean }): TokenCreateRequest {
   return {
     policies: opts.policies,
+    // A revoke-only token must be provable from its policies' texts; `default` is
+    // every token's, and an administrator may have widened it, so it is left out.
+    ...(opts.revokeOnly ? { no_default_policy: true } : {}),
     period: `${opts.periodSeconds}s`,
     renewable: true,
     display_name: `vaulttmpfs-${opts.node}`,

@@ -13,7 +13,7 @@ const GRANTED = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-se
 function fakeVault(self: Partial<LookupSelfData>, texts: Record<string, string | Error>, caps: Record<string, string[]> = GRANTED) {
   const asked: string[][] = [];
   const api = {
-    lookupSelf: async () => ({ policies: ["default", "vaulttmpfs_revoke_only"], ...self }),
+    lookupSelf: async () => ({ policies: ["vaulttmpfs_revoke_only"], ...self }),
     readPolicy: async (_t: string, name: string) => {
       const t = texts[name];
       if (t instanceof Error) throw t;
@@ -37,7 +37,7 @@ describe("revokeOnlyProblems", () => {
 
   test("a policy granting beyond the four paths, identity policies, a missing or unreadable-text policy: each a problem", async () => {
     const { api } = fakeVault(
-      { policies: ["default", "vaulttmpfs_revoke_only", "gen", "ghost", "legacy"], identity_policies: ["ops"] },
+      { policies: ["vaulttmpfs_revoke_only", "gen", "ghost", "legacy"], identity_policies: ["ops"] },
       { vaulttmpfs_revoke_only: SHIPPED, gen: 'path "auth/token/create/k8s-*" { capabilities = ["update"] }', legacy: 'path "auth/token/create" { policy = "write" }' },
     );
     const problems = await revokeOnlyProblems(input(api));
@@ -49,7 +49,15 @@ describe("revokeOnlyProblems", () => {
     ]);
   });
 
-  test("the default policy widened: caught by the samples", async () => {
+  test("a token that has the default policy: its text is proven like any other, so a widened default cannot hide a grant the samples miss", async () => {
+    const widened = 'path "auth/token/lookup-self" { capabilities = ["read"] }\npath "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }\npath "auth/token/create/team-*" { capabilities = ["update"] }';
+    const { api } = fakeVault({ policies: ["default", "vaulttmpfs_revoke_only"] }, { vaulttmpfs_revoke_only: SHIPPED, default: widened });
+    const problems = await revokeOnlyProblems(input(api));
+    expect(problems).toEqual([expect.stringContaining("policy default grants")]);
+    expect(problems[0]).toContain("update on auth/token/create/team-*");
+  });
+
+  test("a grant the samples do not name is still caught by the sampling's second line when it hits a sampled path", async () => {
     const { api } = fakeVault({}, { vaulttmpfs_revoke_only: SHIPPED }, { ...GRANTED, "sys/auth/x": ["sudo", "update"] });
     expect(await revokeOnlyProblems(input(api))).toEqual(["it may write sys/auth/x, so it could mint tokens"]);
   });

@@ -5,9 +5,11 @@
  * grant `auth/token/create/k8s-*` or `sys/policies/acl/*` and no sample
  * names every path; so the policies themselves are read (with the
  * operator's token: the new one may not read policies) and every rule must
- * stay within the four paths of policies/revoke_only_policy.hcl. Sampling
- * stays as a second line, for what the texts do not show (the `default`
- * policy, which every token has and an administrator may have widened).
+ * stay within the paths of policies/revoke_only_policy.hcl. The token is
+ * made without the `default` policy (an administrator may have widened it,
+ * and a widened `default` is invisible to sampling), so every policy it has
+ * is proven by its text, `default` included if it was named. Sampling stays
+ * as a second line.
  */
 import type { DriverConfig, Env } from "../../config.ts";
 import { errorMessage } from "../../errors.ts";
@@ -53,7 +55,6 @@ export async function revokeOnlyProblems(input: RevokeOnlyProofInput): Promise<s
   const identity = self.identity_policies ?? [];
   if (identity.length > 0) problems.push(`it has identity policies ${identity.join(", ")} (from its entity or groups), whose rules bootstrap does not prove`);
   for (const name of self.policies) {
-    if (name === "default") continue;
     if (name === "root") {
       problems.push("it is a root token");
       continue;

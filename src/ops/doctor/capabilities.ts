@@ -45,7 +45,7 @@ export function revokeOnlyNeeds(): CapabilityNeed[] {
 }
 
 /** The only paths a revoke-only token's policies may grant anything on (policies/revoke_only_policy.hcl). */
-export const REVOKE_ONLY_PATHS = ["auth/token/revoke-accessor", "auth/token/renew-self", "auth/token/lookup-self", "auth/token/lookup-accessor"] as const;
+export const REVOKE_ONLY_PATHS = ["auth/token/revoke-accessor", "auth/token/renew-self", "auth/token/lookup-self", "auth/token/lookup-accessor", "auth/token/revoke-self", "sys/capabilities-self"] as const;
 
 /** policies/revoke_only_policy.hcl as bootstrap --revoke-only names it: the one policy doctor accepts on the node token beside `default`. */
 export const REVOKE_ONLY_POLICY = "vaulttmpfs_revoke_only";

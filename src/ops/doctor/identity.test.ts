@@ -7,7 +7,7 @@ import { checkAuthMethod, judgeRevokeOnly } from "./identity.ts";
 const identity = loadConfig({ VAULTTMPFS_MODE: "pod-identity", VAULTTMPFS_AUTH_MOUNT: "jwt", VAULTTMPFS_LOGIN_ROLE: "apps" }).podIdentity!;
 const allowed = { "auth/token/revoke-accessor": ["update"], "auth/token/renew-self": ["update"], "auth/token/lookup-accessor": ["update"] };
 const denied = { "auth/token/create": ["deny"], "auth/token/create-orphan": ["deny"], "auth/token/create/default": ["deny"], "auth/jwt/role/default": ["deny"] };
-const shipped = { policies: ["default", "vaulttmpfs_revoke_only"], identity_policies: null };
+const shipped = { policies: ["vaulttmpfs_revoke_only"], identity_policies: null };
 
 describe("judgeRevokeOnly", () => {
   test("revokes, renews, mints nothing: ok", () => {
@@ -20,10 +20,13 @@ describe("judgeRevokeOnly", () => {
   });
   test("a token whose policies doctor cannot prove (another policy, an identity policy) fails, whatever the samples say", () => {
     const all = { ...allowed, ...denied };
-    const other = judgeRevokeOnly(identity, "applications", { policies: ["default", "vaulttmpfs_revoke_only", "token_generator"], identity_policies: null }, { ok: true, value: all });
+    const other = judgeRevokeOnly(identity, "applications", { policies: ["vaulttmpfs_revoke_only", "token_generator"], identity_policies: null }, { ok: true, value: all });
     expect(other).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies token_generator: doctor cannot prove it mints nothing"), fix: expect.stringContaining("bootstrap --revoke-only --force") });
-    const viaGroup = judgeRevokeOnly(identity, "applications", { policies: ["default", "vaulttmpfs_revoke_only"], identity_policies: ["ops"] }, { ok: true, value: all });
+    const viaGroup = judgeRevokeOnly(identity, "applications", { policies: ["vaulttmpfs_revoke_only"], identity_policies: ["ops"] }, { ok: true, value: all });
     expect(viaGroup).toMatchObject({ status: "fail", detail: expect.stringContaining("identity policies ops") });
+    // `default` too: an administrator may have widened it, and no sample would show a grant on, say, auth/token/create/team-*.
+    const withDefault = judgeRevokeOnly(identity, "applications", { policies: ["default", "vaulttmpfs_revoke_only"], identity_policies: null }, { ok: true, value: all });
+    expect(withDefault).toMatchObject({ status: "fail", detail: expect.stringContaining("also has policies default") });
   });
   test("the samples include the node's token role, the auth method's config, policies, auth methods and token roles", () => {
     for (const path of ["auth/token/create/k8s-default", "auth/jwt/config", "sys/policies/acl/x", "sys/auth/x", "auth/token/roles/x"]) {

@@ -25,17 +25,18 @@ export type TokenPolicies = Pick<LookupSelfData, "policies" | "identity_policies
  * Pure verdict on the revoke-only token: its policies and what
  * sys/capabilities-self said. Doctor runs with this token, which may not read
  * policy texts, so it cannot prove a policy other than the shipped one
- * harmless: any other policy (or an identity policy) fails, and the sampled
- * paths catch the shipped policy name given a wider text.
+ * harmless: any other policy fails, `default` included (bootstrap leaves it
+ * out: a widened `default` is invisible to sampling), as does an identity
+ * policy; the sampled paths catch the shipped policy name given a wider text.
  */
 export function judgeRevokeOnly(identity: PodIdentityConfig, roleName: string, self: TokenPolicies, caps: Outcome<Record<string, string[]>>): CheckResult {
-  const extra = self.policies.filter((p) => p !== "default" && p !== REVOKE_ONLY_POLICY);
+  const extra = self.policies.filter((p) => p !== REVOKE_ONLY_POLICY);
   const viaIdentity = self.identity_policies ?? [];
   if (extra.length > 0 || viaIdentity.length > 0) {
     const which = [...(extra.length ? [`policies ${extra.join(", ")}`] : []), ...(viaIdentity.length ? [`identity policies ${viaIdentity.join(", ")}`] : [])].join(" and ");
     return fail("capabilities", `the node token also has ${which}: doctor cannot prove it mints nothing (it may not read policy texts)`, `replace it with a token holding only ${REVOKE_ONLY_POLICY} (${POLICY_FILE}): vaulttmpfs bootstrap --revoke-only --force, which proves the policy texts, then revoke the old one`);
   }
-  if (!caps.ok) return fail("capabilities", `cannot ask Vault what the revoke-only token may do: ${errorMessage(caps.error)}`, "sys/capabilities-self is in Vault's default policy: do not create the token with no_default_policy");
+  if (!caps.ok) return fail("capabilities", `cannot ask Vault what the revoke-only token may do: ${errorMessage(caps.error)}`, `the token needs sys/capabilities-self, which ${POLICY_FILE} grants: vaulttmpfs bootstrap --revoke-only --force`);
   const unmet = unmetNeeds(revokeOnlyNeeds(), caps.value);
   if (unmet.length > 0) return fail("capabilities", `the revoke-only token may not: ${describeNeeds(unmet)}`, `grant them with ${POLICY_FILE}: vaulttmpfs bootstrap --revoke-only --force`);
   const forbidden = mintingPaths(identity.authMount, roleName);
