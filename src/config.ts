@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { parseDurationSecond, parseGoBool, parseGoUint32 } from "./env/goparse.ts";
-import { loadPodIdentityConfig, MODE_ENV, parseMode, type DriverMode, type PodIdentityConfig } from "./identity/config.ts";
+import { loadPodIdentityConfig, MODE_ENV, parseMode, type PodIdentityConfig } from "./identity/config.ts";
 
 /** Names of every environment variable the driver reads. */
 export const ENV = {
@@ -90,9 +90,7 @@ export interface DriverConfig {
   readonly maxTtlSeconds: number | null;
   /** `VAULT_TOKEN`, read for operator commands only (bootstrap); driver commands never use it. */
   readonly operatorToken: string | undefined;
-  /** `VAULTTMPFS_MODE`: who obtains the pod's token (see identity/config.ts). */
-  readonly mode: DriverMode;
-  /** Set in pod identity mode only. */
+  /** Set in pod identity mode only (`VAULTTMPFS_MODE=pod-identity`, see identity/config.ts); null in token-role mode. */
   readonly podIdentity: PodIdentityConfig | null;
   /**
    * The node's own Vault token, the one unmount, gc and renewal use: the
@@ -172,7 +170,6 @@ export function loadConfig(env: Env): DriverConfig {
     allowedRoles: allowedRoles && Object.freeze(allowedRoles),
     maxTtlSeconds: maxTtl ?? null,
     operatorToken: get(ENV.VAULT_TOKEN),
-    mode,
     podIdentity,
     nodeToken: Object.freeze(podIdentity ? { path: podIdentity.revokeTokenPath, kind: "revoke-only" as const } : { path: generatorTokenPath, kind: "generator" as const }),
   });

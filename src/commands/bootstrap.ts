@@ -16,6 +16,7 @@ import { readNodeToken } from "../token/generator.ts";
 import type { SecretAuth, VaultApi } from "../vault/api.ts";
 import { isVaultStatus, VaultResponseError } from "../vault/errors.ts";
 import type { OperatorIo } from "../ops/flags.ts";
+import { octalMode } from "../fsutil/mode.ts";
 
 /**
  * `vaulttmpfs bootstrap`: creates this node's generator token (create-orphan,
@@ -176,7 +177,7 @@ function report(io: OperatorIo, r: { path: string; created: SecretAuth; session:
   const policies = created.token_policies ?? created.policies ?? [];
   io.out(
     [
-      `${r.kind} token for node ${r.node} written to ${r.path} (mode ${TOKEN_FILE_MODE.toString(8).padStart(4, "0")})`,
+      `${r.kind} token for node ${r.node} written to ${r.path} (mode ${octalMode(TOKEN_FILE_MODE)})`,
       `  accessor  ${created.accessor}`,
       `  policies  ${policies.join(", ")}`,
       `  ttl       ${formatSeconds(created.lease_duration)}, periodic ${formatSeconds(r.periodSeconds)}${created.renewable ? ", renewable" : ", NOT renewable"}`,

@@ -7,7 +7,7 @@ import { parseMountArgs, type MountRequest } from "../flex/options.ts";
 import { checkOwnDriver } from "../flex/podpath.ts";
 import { success, type DriverResult } from "../flex/protocol.ts";
 import type { JournalEntry } from "../state/journal.ts";
-import { describeNodeToken, readNodeToken, renewNodeTokenIfDue } from "../token/generator.ts";
+import { describeNodeToken, readNodeToken, RENEWAL_LOCK_FILE, renewNodeTokenIfDue } from "../token/generator.ts";
 import { mintPodToken, UnexpectedResponseError, type MintedToken } from "../token/mint.ts";
 import { revokePodToken } from "../token/revoke.ts";
 import { emptyDir, hasTokenFile, writeVolumeFiles } from "../volume/files.ts";
@@ -107,7 +107,7 @@ async function renewNodeToken(svc: Services, config: DriverConfig, token: string
       token,
       tokenPath: config.nodeToken.path,
       stateDir: config.stateDir,
-      lockPath: svc.journal.lockPath("generator-renewal.lock"),
+      lockPath: svc.journal.lockPath(RENEWAL_LOCK_FILE),
       now: ctx.now,
     });
     if (outcome.kind !== "skipped") ctx.trace.detail = `${who} ${outcome.kind}`;
@@ -121,7 +121,7 @@ async function mint(svc: Services, plan: MountPlan, config: DriverConfig, nodeTo
   try {
     if (config.podIdentity) {
       const { obtainPodToken } = await import("../identity/obtain.ts");
-      return await obtainPodToken({ api: svc.api, config, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal });
+      return await obtainPodToken({ api: svc.api, identity: config.podIdentity, req: plan.req, role: plan.role, wrapTTL: plan.wrapTTL, signal: ctx.signal });
     }
     return await mintPodToken({ api: svc.api, generatorToken: nodeToken, role: plan.role, req: plan.req, node: config.nodeName, wrapTTL: plan.wrapTTL, ttlSeconds: plan.ttlSeconds });
   } catch (err) {

@@ -3,7 +3,7 @@ import { services, type Context } from "../context.ts";
 import { errorMessage } from "../errors.ts";
 import { formatSeconds, parseDurationSecond } from "../env/goparse.ts";
 import { createOpLog } from "../log/oplog.ts";
-import { describeNodeToken, readNodeToken, renewNodeTokenIfDue } from "../token/generator.ts";
+import { describeNodeToken, readNodeToken, RENEWAL_LOCK_FILE, renewNodeTokenIfDue } from "../token/generator.ts";
 import { flagValue, type OperatorIo } from "../ops/flags.ts";
 
 /**
@@ -20,7 +20,7 @@ export async function renewTokenCommand(args: readonly string[], ctx: Context, i
   const { name, bootstrap } = describeNodeToken(config.nodeToken);
   try {
     const token = readNodeToken(config.nodeToken);
-    const outcome = await renewNodeTokenIfDue({ api, token, tokenPath: config.nodeToken.path, stateDir: config.stateDir, lockPath: journal.lockPath("generator-renewal.lock"), now: ctx.now, force: true });
+    const outcome = await renewNodeTokenIfDue({ api, token, tokenPath: config.nodeToken.path, stateDir: config.stateDir, lockPath: journal.lockPath(RENEWAL_LOCK_FILE), now: ctx.now, force: true });
     // A non-renewable token (root, or a fixed TTL) keeps whatever it has left.
     const ttl = outcome.kind === "renewed" ? outcome.ttlSeconds : (await api.lookupSelf(token)).ttl;
     const renewed = outcome.kind === "renewed";

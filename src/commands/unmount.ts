@@ -26,7 +26,7 @@ export async function unmountCommand(args: readonly string[], ctx: Context): Pro
 
   const lock = await journal.lockVolume(volume);
   try {
-    const did = await teardownVolume(volume.dir, ctx.tmpfs);
+    const did = await teardownVolume(volume, ctx.tmpfs);
     // A mount killed between its staging mount and its move leaves the staging tmpfs (token inside) behind.
     // Past this point the volume is gone: nothing below may turn that into a Failure the kubelet retries.
     await removeStaging(stagingDir(config.stateDir, volume), ctx.tmpfs).catch((err) => void (ctx.trace.error = `staging left for gc: ${errorMessage(err)}`));

@@ -11,6 +11,7 @@ import { TEMP_PREFIX } from "../fsutil/atomic.ts";
 import { keyName, parseKeyName, type Journal, type VolumeKey } from "../state/journal.ts";
 import { readFileNoFollow } from "../state/safe-dir.ts";
 import type { Revocable } from "../token/revoke.ts";
+import { RENEWAL_LOCK_FILE, RENEWAL_STATE_FILE } from "../token/generator.ts";
 
 /** `.tmp-<podUid>_<volume>.json.<12 hex>`: the name writeFileAtomic gives a journal write. */
 const TEMP_NAME = /^\.tmp-(.+)\.json\.[0-9a-f]{12}$/;
@@ -155,12 +156,12 @@ function parsesAsObject(text: string): boolean {
  * removed only while nobody holds the renewal lock, so no write is in flight.
  */
 export function removeRenewalTemps(journal: Journal): number {
-  const lock = journal.tryLock("generator-renewal.lock");
+  const lock = journal.tryLock(RENEWAL_LOCK_FILE);
   if (!lock) return 0;
   let removed = 0;
   try {
     for (const name of listNames(journal.stateDir)) {
-      if (!name.startsWith(`${TEMP_PREFIX}generator-renewal.json.`)) continue;
+      if (!name.startsWith(`${TEMP_PREFIX}${RENEWAL_STATE_FILE}.`)) continue;
       try {
         unlinkSync(join(journal.stateDir, name));
         removed++;

@@ -8,10 +8,9 @@ const pi = (env: Record<string, string> = {}) => loadConfig({ VAULTTMPFS_MODE: "
 describe("pod identity configuration", () => {
   test("the default mode is token-role, unchanged: no pod identity config, the generator is the node token", () => {
     const c = loadConfig({});
-    expect(c.mode).toBe("token-role");
     expect(c.podIdentity).toBeNull();
     expect(c.nodeToken).toEqual({ path: c.generatorTokenPath, kind: "generator" });
-    expect(loadConfig({ VAULTTMPFS_MODE: "token-role" }).mode).toBe("token-role");
+    expect(loadConfig({ VAULTTMPFS_MODE: "token-role" }).podIdentity).toBeNull();
   });
 
   test("defaults in pod identity mode; the node token is the revoke-only one", () => {
@@ -44,7 +43,7 @@ describe("pod identity configuration", () => {
 
   test("token-role settings this mode ignores are not judged: a leftover colliding VAULTTMPFS_ROLE_NAME, a relative generator path, a bad max TTL", () => {
     const c = pi({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}", VAULTTMPFS_GENERATOR_TOKEN_PATH: "vaulttoken", VAULTTMPFS_MAX_TTL: "forever" });
-    expect(c.mode).toBe("pod-identity");
+    expect(c.podIdentity).not.toBeNull();
     expect(c.maxTtlSeconds).toBeNull();
     // The same values still fail token-role mode, each naming its variable.
     expect(() => loadConfig({ VAULTTMPFS_ROLE_NAME: "k8s-{namespace}-{serviceaccount}" })).toThrow(/^VAULTTMPFS_ROLE_NAME: /);

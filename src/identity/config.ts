@@ -7,6 +7,7 @@ import { isAbsolute } from "node:path";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { parseDurationSecond } from "../env/goparse.ts";
 import { checkRoleTemplate } from "../authz/authorize.ts";
+import { isAuthMount } from "../vault/names.ts";
 
 export const MODE_ENV = "VAULTTMPFS_MODE";
 
@@ -57,11 +58,6 @@ export function parseMode(raw: string | undefined): DriverMode {
   if (raw === undefined || raw === "" || raw === "token-role") return "token-role";
   if (raw === "pod-identity") return "pod-identity";
   throw new ConfigError(MODE_ENV, `must be "token-role" (the default) or "pod-identity", got ${JSON.stringify(raw.slice(0, 60))}`);
-}
-
-/** An auth mount path: segments of letters, digits, `_`, `-`, `.`, never `.`/`..` (it goes into the URL path). */
-export function isAuthMount(path: string): boolean {
-  return path.length <= 200 && path.split("/").every((seg) => /^[\w.-]+$/.test(seg) && !/^\.{1,2}$/.test(seg));
 }
 
 export function loadPodIdentityConfig(get: Getter): PodIdentityConfig {

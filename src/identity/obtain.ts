@@ -3,7 +3,6 @@
  * (with the kubelet's identity), then the Vault login with it. Imported
  * lazily by mount.ts, so token-role mode never loads the kube client.
  */
-import type { DriverConfig } from "../config.ts";
 import type { MountRequest } from "../flex/options.ts";
 import { loadKubeconfig } from "../kube/kubeconfig.ts";
 import { requestPodToken } from "../kube/token-request.ts";
@@ -14,7 +13,6 @@ import type { PodIdentityConfig } from "./config.ts";
 
 export async function obtainPodToken(opts: {
   api: VaultApi;
-  config: DriverConfig;
   identity: PodIdentityConfig;
   req: MountRequest;
   role: string;

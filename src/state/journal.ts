@@ -87,7 +87,7 @@ export function openJournal(stateDir: string) {
       return tryLock(join(locksDir, `${keyName(key)}.lock`));
     },
 
-    /** A named node-wide lock (`generator-renewal.lock`, say) without waiting; undefined when held. */
+    /** A named node-wide lock (the renewal lock, say) without waiting; undefined when held. */
     tryLock(name: string): Lock | undefined {
       prepare();
       return tryLock(join(locksDir, name));

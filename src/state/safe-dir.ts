@@ -8,12 +8,12 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { StateError } from "../errors.ts";
+import { octalMode } from "../fsutil/mode.ts";
 
 /** The dirs the driver makes inside the state dir; each must pass the same checks as the state dir. */
 export const STATE_SUBDIRS = ["volumes", "locks", "staging"] as const;
 
 const euid = () => process.geteuid?.() ?? 0;
-const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, "0");
 
 /** Why `path` (which must exist) is not a dir only root can change; undefined when it is fine. */
 export function unsafeDirReason(path: string): string | undefined {
@@ -26,7 +26,7 @@ export function unsafeDirReason(path: string): string | undefined {
   if (st.isSymbolicLink()) return `${path} is a symlink; it must be a real directory (remove the link, let the driver create the dir)`;
   if (!st.isDirectory()) return `${path} is not a directory`;
   if (st.uid !== euid()) return `${path} belongs to uid ${st.uid}, not to root (uid ${euid()}): that user could plant journal entries or staging links (chown -R root:root ${path} after checking what is inside)`;
-  if (st.mode & 0o022) return `${path} is mode ${octal(st.mode)}, writable by group or others (chmod go-w ${path})`;
+  if (st.mode & 0o022) return `${path} is mode ${octalMode(st.mode)}, writable by group or others (chmod go-w ${path})`;
   return undefined;
 }
 
@@ -35,7 +35,7 @@ export function unsafeParentReason(stateDir: string): string | undefined {
   for (let dir = dirname(stateDir); ; dir = dirname(dir)) {
     try {
       const st = statSync(dir);
-      if (st.mode & 0o022 && !(st.mode & 0o1000)) return `${dir}, a parent of the state dir ${stateDir}, is mode ${octal(st.mode)}: another user could rename the state dir and put their own in its place (chmod go-w ${dir}, or choose another VAULTTMPFS_STATE_DIR)`;
+      if (st.mode & 0o022 && !(st.mode & 0o1000)) return `${dir}, a parent of the state dir ${stateDir}, is mode ${octalMode(st.mode)}: another user could rename the state dir and put their own in its place (chmod go-w ${dir}, or choose another VAULTTMPFS_STATE_DIR)`;
     } catch {
       // a parent we cannot stat is not one another user made writable
     }

@@ -8,6 +8,7 @@ import type { VaultApi } from "../vault/api.ts";
 import { isVaultStatus } from "../vault/errors.ts";
 import { registerSecret } from "../log/scrub.ts";
 import { readFileNoFollow } from "../state/safe-dir.ts";
+import { octalMode } from "../fsutil/mode.ts";
 
 /**
  * Reads the node's token (the generator, or the revoke-only token in pod
@@ -60,7 +61,7 @@ export function readNodeToken(file: NodeTokenFile, opts: { judgeFile?: boolean }
 export function nodeTokenFileProblem(file: NodeTokenFile, st: Pick<Stats, "uid" | "mode" | "isFile">): { detail: string; fix: string } | undefined {
   const { path } = file;
   const { name, bootstrap } = describeNodeToken(file);
-  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  const mode = octalMode(st.mode);
   const euid = process.geteuid?.() ?? 0;
   if (!st.isFile()) return { detail: `the ${name} ${path} is not a regular file`, fix: `replace it: ${bootstrap} --force --path ${path}` };
   if (st.uid !== euid) return { detail: `the ${name} ${path} belongs to uid ${st.uid}, not root: that user can swap the token`, fix: `chown root:root ${path}, then consider it leaked: ${bootstrap} --force` };
@@ -76,6 +77,8 @@ export function describeNodeToken(file: NodeTokenFile): { name: string; bootstra
 }
 
 export const RENEWAL_STATE_FILE = "generator-renewal.json";
+/** The lock (in the state dir's locks/) under which one process renews the node's token and writes RENEWAL_STATE_FILE. */
+export const RENEWAL_LOCK_FILE = "generator-renewal.lock";
 const NOT_RENEWABLE_RECHECK_MS = 10 * 60_000;
 /** After a failed renewal, mounts wait this long before asking Vault again: an outage must not add a renew-self to every mount. */
 export const RETRY_AFTER_FAILURE_MS = 60_000;

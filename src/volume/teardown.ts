@@ -1,7 +1,7 @@
 import { existsSync, rmdirSync } from "node:fs";
 import { MountError } from "../errors.ts";
 import { emptyDir } from "./files.ts";
-import { parsePodVolumePath } from "../flex/podpath.ts";
+import type { PodVolumePath } from "../flex/podpath.ts";
 import { requireRealVolumePath } from "./real-dir.ts";
 import { isOurs, type Tmpfs } from "./tmpfs.ts";
 
@@ -13,9 +13,10 @@ import { isOurs, type Tmpfs } from "./tmpfs.ts";
  * below it: the driver only ever removes what it made.
  * Returns what it did, for the log.
  */
-export async function teardownVolume(dir: string, tmpfs: Tmpfs): Promise<string> {
+export async function teardownVolume(volume: Pick<PodVolumePath, "dir" | "kubeletRoot">, tmpfs: Tmpfs): Promise<string> {
+  const { dir, kubeletRoot } = volume;
   // A link in place of the dir (or of a parent) would make umount and the emptying below act on its target.
-  requireRealVolumePath(dir, parsePodVolumePath(dir).kubeletRoot);
+  requireRealVolumePath(dir, kubeletRoot);
   const below = tmpfs.mountsBelow(dir);
   if (below.length > 0) throw new MountError(`${dir} has mounts below it (${below[0]?.mountPoint}); refusing to unmount or remove it`);
   const done: string[] = [];
@@ -25,7 +26,7 @@ export async function teardownVolume(dir: string, tmpfs: Tmpfs): Promise<string>
     done.push((await tmpfs.unmount(dir)) ? "lazily unmounted" : "unmounted");
   }
   if (!existsSync(dir)) return done.join(", ") || "nothing to do";
-  requireRealVolumePath(dir, parsePodVolumePath(dir).kubeletRoot);
+  requireRealVolumePath(dir, kubeletRoot);
   emptyDir(dir);
   rmdirSync(dir);
   done.push("removed dir");

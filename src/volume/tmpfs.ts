@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { MountError } from "../errors.ts";
 import { canonicalPath, mountAt, mountsBelow, readMountInfo, type MountEntry } from "./mountinfo.ts";
+import { octalMode } from "../fsutil/mode.ts";
 
 /** Source name of every tmpfs this driver mounts: it marks them as ours in mountinfo. */
 export const TMPFS_SOURCE = "vaulttmpfs";
@@ -47,7 +48,7 @@ export const spawnRunner: Runner = async (argv) => {
 };
 
 export function tmpfsOptions(spec: TmpfsSpec): string {
-  const opts = ["nodev", "nosuid", "noexec", "noatime", `size=${TMPFS_SIZE}`, `mode=${spec.mode.toString(8).padStart(4, "0")}`];
+  const opts = ["nodev", "nosuid", "noexec", "noatime", `size=${TMPFS_SIZE}`, `mode=${octalMode(spec.mode)}`];
   // Ownership is set by the mount itself, so there is no instant when the root dir belongs to someone else.
   if (spec.uid !== undefined) opts.push(`uid=${spec.uid}`);
   if (spec.gid !== undefined) opts.push(`gid=${spec.gid}`);

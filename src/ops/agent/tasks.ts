@@ -4,7 +4,7 @@ import type { DriverConfig } from "../../config.ts";
 import type { Services } from "../../context.ts";
 import { formatSeconds } from "../../env/goparse.ts";
 import { errorMessage } from "../../errors.ts";
-import { describeNodeToken, readNodeToken, renewNodeTokenIfDue } from "../../token/generator.ts";
+import { describeNodeToken, readNodeToken, RENEWAL_LOCK_FILE, renewNodeTokenIfDue } from "../../token/generator.ts";
 import type { Tmpfs } from "../../volume/tmpfs.ts";
 import type { AgentLog } from "./log.ts";
 
@@ -28,7 +28,7 @@ export async function renewTick(d: TaskDeps): Promise<void> {
     token,
     tokenPath: d.config.nodeToken.path,
     stateDir: d.config.stateDir,
-    lockPath: d.svc.journal.lockPath("generator-renewal.lock"),
+    lockPath: d.svc.journal.lockPath(RENEWAL_LOCK_FILE),
     now: d.now,
     retryFailedNow: true,
   });

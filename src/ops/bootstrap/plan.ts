@@ -9,6 +9,7 @@ import { parseDurationSecond } from "../../env/goparse.ts";
 import { writeFileAtomic } from "../../fsutil/atomic.ts";
 import { TOKEN_CREATOR } from "../../token/mint.ts";
 import type { TokenCreateRequest } from "../../vault/api.ts";
+import { isAuthMount } from "../../vault/names.ts";
 import { flagValue, UsageError } from "../flags.ts";
 import { REVOKE_ONLY_POLICY } from "../doctor/capabilities.ts";
 
@@ -39,7 +40,7 @@ export function parseBootstrapFlags(args: readonly string[]): BootstrapFlags {
   const path = flagValue(args, "--path");
   const ldapMount = flagValue(args, "--ldap-mount") ?? DEFAULT_LDAP_MOUNT;
   // The mount goes into the URL path unencoded: no empty, "." or ".." segment may steer it elsewhere.
-  if (!ldapMount.split("/").every((seg) => /^[\w.-]+$/.test(seg) && !/^\.{1,2}$/.test(seg))) throw new UsageError(`--ldap-mount: ${JSON.stringify(ldapMount)} is not a Vault auth mount path (e.g. ldap or corp/ldap)`);
+  if (!isAuthMount(ldapMount)) throw new UsageError(`--ldap-mount: ${JSON.stringify(ldapMount)} is not a Vault auth mount path (e.g. ldap or corp/ldap)`);
   const username = flagValue(args, "--username");
   if (username !== undefined && username.trim() === "") throw new UsageError("--username must not be empty");
   const revokeOnly = args.includes("--revoke-only");

@@ -12,6 +12,7 @@ import type { HealthStatus, LookupSelfData, RoleData } from "../../vault/api.ts"
 import { VaultNetworkError, VaultResponseError, VaultTimeoutError, VaultTlsError, flattenGoMultiError, isVaultStatus } from "../../vault/errors.ts";
 import { ambiguousPatterns } from "../../authz/authorize.ts";
 import { describeNeeds, sampleRole, unmetNeeds, type CapabilityNeed } from "./capabilities.ts";
+import { octalMode } from "../../fsutil/mode.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 export type CheckName =
@@ -134,7 +135,7 @@ export function checkTokenFile(file: NodeTokenFile, facts: FileFacts): CheckResu
   }
   const problem = nodeTokenFileProblem(file, { uid: facts.uid, mode: facts.mode, isFile: () => facts.isFile });
   if (problem) return fail("token-file", `${problem.detail}: the driver refuses it`, problem.fix);
-  return ok("token-file", `${path}: root-owned, mode ${(facts.mode & 0o7777).toString(8).padStart(4, "0")}`);
+  return ok("token-file", `${path}: root-owned, mode ${octalMode(facts.mode)}`);
 }
 
 export function checkToken(lookup: Outcome<LookupSelfData>, file: NodeTokenFile): CheckResult {

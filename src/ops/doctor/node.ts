@@ -12,6 +12,7 @@ import { openJournal } from "../../state/journal.ts";
 import type { Tmpfs } from "../../volume/tmpfs.ts";
 import { fail, ok, skip, warn, type CheckResult } from "./checks.ts";
 import type { DriverName } from "../install/name.ts";
+import { octalMode } from "../../fsutil/mode.ts";
 
 /** Where src/volume/tmpfs.ts looks for mount and umount, in its order. */
 export const MOUNT_TOOL_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] as const;
@@ -47,7 +48,7 @@ export function checkInstall(loc: PluginLocation, self: RunningBinary): CheckRes
   const install = `vaulttmpfs install --plugin-dir ${loc.pluginDir} --driver ${loc.driver.dirName}`;
   if (typeof st === "string") return fail("install", st === "ENOENT" ? `not installed: ${exe} does not exist` : `cannot stat ${exe} (${st})`, st === "ENOENT" ? `${install} (and check the kubelet's volumePluginDir)` : "run doctor as root");
   if (!st.isFile()) return fail("install", `${exe} is not a regular file`, install);
-  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  const mode = octalMode(st.mode);
   if ((st.mode & 0o111) === 0) return fail("install", `${exe} is not executable (mode ${mode})`, `chmod 0755 ${exe}`);
   if (st.mode & 0o002) return fail("install", `${exe} is world-writable (mode ${mode}): any user can replace what the kubelet runs as root`, `chmod 0755 ${exe}`);
   if (st.uid !== 0) return warn("install", `${exe} belongs to uid ${st.uid}: that user can replace what the kubelet runs as root`, `chown root ${exe}`);
@@ -105,7 +106,7 @@ export function checkStateDir(dir: string): CheckResult {
   if (unreadable.length > 0) return fail("state-dir", `journal files that cannot be used (corrupt, or not matching their name): ${unreadable.slice(0, 5).join(", ")}${unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : ""}; their volumes cannot be mounted again`, `run "vaulttmpfs gc" (it revokes what it can salvage); inspect and remove what it leaves in ${dir}/volumes`);
   const code = probeWrite(dir);
   if (code) return fail("state-dir", `cannot create a file in ${dir} (${code}): mounts fail without their journal`, "make it writable by root (a read-only mount?) or set VAULTTMPFS_STATE_DIR");
-  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  const mode = octalMode(st.mode);
   if ((st.mode & 0o777) !== 0o700) return warn("state-dir", `${dir} is mode ${mode}: other users can read the journal (pods, token accessors)`, `chmod 0700 ${dir}`);
   return ok("state-dir", `${dir}: writable, mode ${mode}`);
 }
